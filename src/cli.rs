@@ -1,0 +1,104 @@
+//! What the user typed: the clap definition of every flag and subcommand, and nothing
+//! else. Parsing only — resolving env vars, files and defaults into checked values is
+//! [`crate::config`]'s job.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zavu-script",
+    version,
+    about = "Script the Zavu Partner Invitations API with Rhai",
+    long_about = "Script the Zavu Partner Invitations API with Rhai: bulk invitation campaigns from CSV, \
+an interactive REPL, a cron-style scheduler for follow-ups, and a built-in sandbox of the API \
+so everything works offline.\n\nTry it with no account: zavu-script --sandbox run scripts/onboard_from_csv.rhai examples/clients.csv",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// API key (zv_live_… or zv_test_…). Prefer the environment or --api-key-file: a key on
+    /// the command line ends up in shell history.
+    #[arg(
+        long,
+        global = true,
+        env = "ZAVUDEV_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+
+    /// Read the API key from this file (first line).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "api_key")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// API base URL [default: https://api.zavu.dev].
+    #[arg(long, global = true, env = "ZAVUDEV_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Start a built-in sandbox in this process and point everything at it.
+    #[arg(long, global = true, conflicts_with = "base_url")]
+    pub sandbox: bool,
+
+    /// Where journals, history, cron state and the script store live
+    /// [default: $XDG_STATE_HOME/zavu-script or ~/.local/state/zavu-script].
+    #[arg(long, global = true, env = "ZAVU_SCRIPT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Log every HTTP request and response (Authorization redacted) on stderr.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Never send more than N requests a minute on one key, whatever the server allows.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+
+    /// Seconds before an API request times out.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+
+    /// Retries after a failed request that is safe to repeat.
+    #[arg(long, global = true, value_name = "N", default_value_t = 2)]
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
+    Sandbox(SandboxArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4010)]
+    pub port: u16,
+    /// Keep the sandbox's state in this file, so it survives a restart.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}

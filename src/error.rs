@@ -1,0 +1,51 @@
+//! The errors a command ends with, and the one place they become exit statuses.
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the script failed (compile or runtime error, or `throw`) |
+//! | 2 | usage or configuration error (bad flag, missing key, unreadable file) |
+//! | 3 | an API error nobody handled (HTTP error, unreachable server, unknown outcome) |
+//! | 4 | a campaign finished but some rows failed and can be retried |
+//! | 130 | interrupted (Ctrl-C) |
+
+use crate::client::ClientError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    /// Already formatted with file:line:col and the source line.
+    #[error("{0}")]
+    Script(String),
+    #[error("{0}")]
+    Api(#[from] ClientError),
+    /// The API failed inside a script; the text carries the script location.
+    #[error("{0}")]
+    ScriptApi(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            Error::Script(_) => 1,
+            Error::Usage(_) | Error::Io { .. } | Error::Sandbox(_) => 2,
+            Error::Api(_) | Error::ScriptApi(_) => 3,
+            Error::Incomplete(_) => 4,
+            Error::Interrupted => 130,
+        })
+    }
+}

@@ -1,0 +1,224 @@
+//! The control plane under `/_sandbox/`: what in real life the invited client and the
+//! passage of time do, driven by a test or a person — view, start, complete or fail an
+//! invitation; move the clock; set faults; reset; read counters. Not part of the Zavu API;
+//! faults never apply here. The invite page drives the same transitions through [`drive`].
+
+use super::lifecycle::{self, Refused};
+use super::reply::{ApiFailure, Id, JsonBody, json_response};
+use super::state::{AppState, lock};
+use super::store::random_id;
+use crate::api::{ConnectedAccount, FieldError, Invitation, InvitationEnvelope, Sender};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+type App = State<Arc<AppState>>;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/_sandbox/health", get(health))
+        .route("/_sandbox/invitations/{id}/view", post(view))
+        .route("/_sandbox/invitations/{id}/start", post(start))
+        .route("/_sandbox/invitations/{id}/complete", post(complete))
+        .route("/_sandbox/invitations/{id}/fail", post(fail))
+        .route("/_sandbox/clock", get(clock).post(advance_clock))
+        .route("/_sandbox/faults", get(faults).post(set_faults))
+        .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/stats", get(stats))
+}
+
+/// A client-side step in an invitation's life.
+#[derive(Clone, Debug)]
+pub enum Action {
+    View,
+    Start,
+    Complete,
+    Fail(String),
+}
+
+/// Why [`drive`] did not happen.
+pub enum DriveError {
+    NotFound,
+    Refused(Refused),
+}
+
+impl From<DriveError> for ApiFailure {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::NotFound => ApiFailure::new(
+                StatusCode::NOT_FOUND,
+                crate::api::error::codes::NOT_FOUND,
+                "Invitation not found",
+            ),
+            DriveError::Refused(r) => ApiFailure::bad_request(r.0),
+        }
+    }
+}
+
+/// Applies one client-side step to an invitation; completing creates the sender the real
+/// signup would create.
+pub fn drive(app: &AppState, id: &str, action: Action) -> Result<Invitation, DriveError> {
+    let now = app.clock.now();
+    let mut store = app.store();
+    let phone_for = |store: &super::store::Store, inv: &Invitation| {
+        inv.phone_number_id
+            .as_deref()
+            .and_then(|pn| store.phone_number(pn))
+            .map(str::to_string)
+    };
+    let inv = store.invitation(id).ok_or(DriveError::NotFound)?.clone();
+    let mut next = inv.clone();
+    match action {
+        Action::View => lifecycle::view(&mut next, now),
+        Action::Start => lifecycle::start(&mut next, now),
+        Action::Fail(reason) => lifecycle::fail(&mut next, now, &reason),
+        Action::Complete => {
+            let messenger = inv.connection_type.as_deref() == Some("messenger");
+            let account_id = format!("1{:014}", fastrand::u64(..100_000_000_000_000));
+            let phone = phone_for(&store, &inv)
+                .unwrap_or_else(|| format!("+1555{:07}", fastrand::u32(..10_000_000)));
+            let name = inv
+                .client_name
+                .clone()
+                .unwrap_or_else(|| format!("Client {}", inv.id));
+            let sender = Sender {
+                id: format!("snd_{}", random_id(16)),
+                name: name.clone(),
+                phone_number: if messenger { String::new() } else { phone.clone() },
+                channels: Some(vec![if messenger { "messenger" } else { "whatsapp" }.into()]),
+                is_default: Some(false),
+                email_address: None,
+                whatsapp: (!messenger).then(|| {
+                    json!({
+                        "phoneNumberId": account_id,
+                        "displayPhoneNumber": phone,
+                        "paymentStatus": {"setupStatus": "COMPLETE", "methodStatus": "VALID", "canSendTemplates": true}
+                    })
+                }),
+                webhook: None,
+                created_at: Some(now),
+                updated_at: Some(now),
+            };
+            let account = ConnectedAccount {
+                id: account_id,
+                channel: if messenger { "messenger" } else { "whatsapp" }.into(),
+                name: Some(name),
+            };
+            let done = lifecycle::complete(&mut next, now, &sender.id, account);
+            if done.is_ok() {
+                store.insert_sender(sender);
+            }
+            done
+        }
+    }
+    .map_err(DriveError::Refused)?;
+    if let Some(slot) = store.invitation_mut(id) {
+        *slot = next.clone();
+    }
+    drop(store);
+    app.touched();
+    Ok(lifecycle::render(&next, now))
+}
+
+fn envelope(invitation: Invitation) -> Response {
+    json_response(StatusCode::OK, &InvitationEnvelope { invitation })
+}
+
+async fn health() -> Response {
+    json_response(StatusCode::OK, &json!({"ok": true}))
+}
+
+async fn view(State(app): App, Id(id): Id) -> Result<Response, ApiFailure> {
+    Ok(envelope(drive(&app, &id, Action::View)?))
+}
+
+async fn start(State(app): App, Id(id): Id) -> Result<Response, ApiFailure> {
+    Ok(envelope(drive(&app, &id, Action::Start)?))
+}
+
+async fn complete(State(app): App, Id(id): Id) -> Result<Response, ApiFailure> {
+    Ok(envelope(drive(&app, &id, Action::Complete)?))
+}
+
+async fn fail(
+    State(app): App,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiFailure> {
+    let reason = match body.get("reason") {
+        None | Some(Value::Null) => "signup_abandoned".to_string(),
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => {
+            return Err(ApiFailure::invalid(vec![FieldError::new(
+                &["reason"],
+                "expected a non-empty string such as \"signup_abandoned\"",
+            )]));
+        }
+    };
+    Ok(envelope(drive(&app, &id, Action::Fail(reason))?))
+}
+
+fn clock_json(app: &AppState) -> Value {
+    json!({
+        "now": app.clock.now(),
+        "offsetSeconds": app.clock.offset_ms() / 1000,
+    })
+}
+
+async fn clock(State(app): App) -> Response {
+    json_response(StatusCode::OK, &clock_json(&app))
+}
+
+async fn advance_clock(State(app): App, JsonBody(body): JsonBody) -> Result<Response, ApiFailure> {
+    let seconds = match body.get("advanceSeconds") {
+        Some(v) => v.as_i64().filter(|s| (0..=10 * 365 * 86_400).contains(s)),
+        None => None,
+    };
+    let Some(seconds) = seconds else {
+        return Err(ApiFailure::invalid(vec![FieldError::new(
+            &["advanceSeconds"],
+            "required: a whole number of seconds from 0 to 315360000 (the clock only moves forward)",
+        )]));
+    };
+    app.clock.advance(seconds);
+    app.touched();
+    Ok(json_response(StatusCode::OK, &clock_json(&app)))
+}
+
+async fn faults(State(app): App) -> Response {
+    json_response(StatusCode::OK, &app.faults().to_json())
+}
+
+async fn set_faults(State(app): App, JsonBody(body): JsonBody) -> Result<Response, ApiFailure> {
+    let next = app.faults().apply(&body).map_err(ApiFailure::invalid)?;
+    *lock(&app.faults) = next.clone();
+    lock(&app.windows).clear();
+    Ok(json_response(StatusCode::OK, &next.to_json()))
+}
+
+/// Forgets invitations, messages and created senders, restores the clock, clears faults
+/// and counters; the seeds stay.
+async fn reset(State(app): App) -> Response {
+    app.store().reset();
+    app.clock.restore();
+    *lock(&app.faults) = Default::default();
+    lock(&app.windows).clear();
+    lock(&app.stats).clear();
+    app.touched();
+    json_response(StatusCode::OK, &json!({"ok": true}))
+}
+
+async fn stats(State(app): App) -> Response {
+    let now = app.clock.now();
+    let (counts, messages) = {
+        let store = app.store();
+        (store.invitation_counts(now), store.message_total())
+    };
+    let invitations: Map<String, Value> = counts.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    let body = lock(&app.stats).to_json(invitations, messages);
+    json_response(StatusCode::OK, &body)
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the client, the sandbox and the binary, over real HTTP on loopback.
+
+mod support;
+
+mod client_contract;
+mod client_resilience;
+mod sandbox_server;
