@@ -81,6 +81,13 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a Rhai script against the API (or the sandbox with --sandbox).
+    Run(RunArgs),
+    /// Compile a script without running it; report errors with file:line:col.
+    Check {
+        /// The script to check.
+        file: PathBuf,
+    },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
     /// Print a shell completion script.
@@ -101,4 +108,47 @@ pub struct SandboxArgs {
     /// Keep the sandbox's state in this file, so it survives a restart.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The script to run (a `#!` first line is ignored).
+    pub file: PathBuf,
+    /// Arguments for the script, available as `ARGS`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on what one script run may do.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Stop a script after this many operations (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
+    pub max_operations: u64,
+    /// Deepest nesting of function calls.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_call_depth: usize,
+    /// Largest string, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_string_size: usize,
+    /// Largest array.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_array_size: usize,
+    /// Largest map.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_map_size: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> crate::engine::Limits {
+        crate::engine::Limits {
+            max_operations: self.max_operations,
+            max_call_depth: self.max_call_depth,
+            max_string_size: self.max_string_size,
+            max_array_size: self.max_array_size,
+            max_map_size: self.max_map_size,
+        }
+    }
 }

@@ -9,6 +9,11 @@ use tokio::runtime::Runtime;
 
 pub fn execute(cli: Cli, runtime: &Runtime) -> Result<(), Error> {
     match cli.command {
+        Command::Run(args) => {
+            let config = Config::resolve(&cli.global)?;
+            crate::runner::run(&config, runtime, &args)
+        }
+        Command::Check { file } => crate::runner::check(runtime, &file),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

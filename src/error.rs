@@ -36,6 +36,9 @@ pub enum Error {
     Incomplete(String),
     #[error("interrupted")]
     Interrupted,
+    /// A script stopped by Ctrl-C; the text says where.
+    #[error("{0}")]
+    ScriptInterrupted(String),
 }
 
 impl Error {
@@ -45,7 +48,25 @@ impl Error {
             Error::Usage(_) | Error::Io { .. } | Error::Sandbox(_) => 2,
             Error::Api(_) | Error::ScriptApi(_) => 3,
             Error::Incomplete(_) => 4,
-            Error::Interrupted => 130,
+            Error::Interrupted | Error::ScriptInterrupted(_) => 130,
         })
+    }
+
+    /// The same error, as an interruption.
+    pub fn interrupted(self) -> Error {
+        match self {
+            Error::Script(text) | Error::ScriptApi(text) => Error::ScriptInterrupted(text),
+            other => other,
+        }
+    }
+
+    /// What to print on stderr. Script errors arrive fully rendered.
+    pub fn render(&self) -> String {
+        match self {
+            Error::Script(t) | Error::ScriptApi(t) | Error::ScriptInterrupted(t) => {
+                t.trim_end().to_string()
+            }
+            other => format!("error: {other}"),
+        }
     }
 }

@@ -10,8 +10,11 @@ pub mod cli;
 pub mod client;
 mod commands;
 pub mod config;
+pub mod engine;
 pub mod error;
+pub mod runner;
 pub mod sandbox;
+pub mod session;
 
 pub use error::Error;
 

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match zavu_script::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", e.render());
             e.exit_code()
         }
     }

@@ -6,6 +6,7 @@
 //! [`ClientError::OutcomeUnknown`] for the caller to reconcile. It knows nothing of Rhai,
 //! journals or terminals; `--debug` output goes through `tracing` with the key redacted.
 
+pub mod control;
 pub mod error;
 pub mod key;
 pub mod rate;
@@ -116,7 +117,7 @@ pub fn normalize_base_url(raw: &str) -> Result<String, BadBaseUrl> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-fn segment(id: &str) -> String {
+pub(crate) fn segment(id: &str) -> String {
     utf8_percent_encode(id, SEGMENT).to_string()
 }
 
@@ -586,7 +587,7 @@ fn page_query(params: &ListPage) -> Vec<(&'static str, String)> {
     q
 }
 
-fn parse_error(method: &Method, path: &str, status: u16, body: &[u8]) -> ApiError {
+pub(crate) fn parse_error(method: &Method, path: &str, status: u16, body: &[u8]) -> ApiError {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => ApiError {
             method: method.to_string(),

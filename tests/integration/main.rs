@@ -4,4 +4,6 @@ mod support;
 
 mod client_contract;
 mod client_resilience;
+mod engine_scripts;
 mod sandbox_server;
+mod seed_scripts;

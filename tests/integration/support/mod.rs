@@ -13,6 +13,8 @@ pub const KEY: &str = "zv_test_sandbox";
 pub struct TestSandbox {
     pub sandbox: Sandbox,
     pub http: reqwest::Client,
+    /// The key this sandbox accepts.
+    pub key: String,
 }
 
 impl TestSandbox {
@@ -21,10 +23,16 @@ impl TestSandbox {
     }
 
     pub async fn start_with(opts: SandboxOptions) -> TestSandbox {
+        let key = opts
+            .keys
+            .first()
+            .cloned()
+            .unwrap_or_else(|| KEY.to_string());
         let sandbox = Sandbox::start(opts).await.expect("sandbox starts");
         TestSandbox {
             sandbox,
             http: reqwest::Client::new(),
+            key,
         }
     }
 
@@ -33,11 +41,11 @@ impl TestSandbox {
     }
 
     pub fn client(&self) -> ApiClient {
-        ApiClient::new(ClientOptions::new(self.url(), ApiKey::new(KEY))).expect("client")
+        ApiClient::new(ClientOptions::new(self.url(), ApiKey::new(&self.key))).expect("client")
     }
 
     pub fn client_with(&self, f: impl FnOnce(&mut ClientOptions)) -> ApiClient {
-        let mut opts = ClientOptions::new(self.url(), ApiKey::new(KEY));
+        let mut opts = ClientOptions::new(self.url(), ApiKey::new(&self.key));
         f(&mut opts);
         ApiClient::new(opts).expect("client")
     }
@@ -47,7 +55,7 @@ impl TestSandbox {
         let resp = self
             .http
             .post(format!("{}/_sandbox/{path}", self.url()))
-            .bearer_auth(KEY)
+            .bearer_auth(&self.key)
             .json(&body)
             .send()
             .await
@@ -78,7 +86,7 @@ impl TestSandbox {
     pub async fn stats(&self) -> Value {
         self.http
             .get(format!("{}/_sandbox/stats", self.url()))
-            .bearer_auth(KEY)
+            .bearer_auth(&self.key)
             .send()
             .await
             .expect("stats")
@@ -120,4 +128,106 @@ pub fn cmd(state_dir: &std::path::Path) -> std::process::Command {
 /// The repository root, for scripts and examples.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The finished `zavu-script` process.
+#[derive(Debug)]
+pub struct Done {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Done {
+    /// Asserts the exit status, showing both streams when it is not the expected one.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn ok(&self) -> &Self {
+        self.expect_code(0)
+    }
+
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+/// A `zavu-script` invocation pointed at a test sandbox, built up fluently and run off the
+/// async runtime's threads.
+pub struct Zs {
+    cmd: std::process::Command,
+    _state: tempfile::TempDir,
+}
+
+impl Zs {
+    /// Against this sandbox, with its key in the environment (never on the command line).
+    pub fn against(sb: &TestSandbox) -> Zs {
+        let state = tempfile::tempdir().unwrap();
+        let mut c = cmd(state.path());
+        c.current_dir(repo())
+            .env("ZAVUDEV_API_KEY", &sb.key)
+            .env("ZAVUDEV_BASE_URL", sb.url());
+        Zs {
+            cmd: c,
+            _state: state,
+        }
+    }
+
+    /// With no API target configured at all.
+    pub fn bare() -> Zs {
+        let state = tempfile::tempdir().unwrap();
+        let mut c = cmd(state.path());
+        c.current_dir(repo());
+        Zs {
+            cmd: c,
+            _state: state,
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Zs
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Zs {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn state_dir(&self) -> &std::path::Path {
+        self._state.path()
+    }
+
+    pub async fn run(mut self) -> Done {
+        let out = tokio::task::spawn_blocking(move || {
+            let out = self.cmd.output().expect("zavu-script runs");
+            drop(self);
+            out
+        })
+        .await
+        .unwrap();
+        Done {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Writes a throwaway script and returns its path (kept alive by the returned dir).
+pub fn script(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.rhai");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
 }

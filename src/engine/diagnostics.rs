@@ -1,0 +1,200 @@
+//! Script errors as people read them: the message, `file:line:col`, the source line and a
+//! caret, and for errors inside functions the chain of calls that led there. Also decides
+//! what kind of failure it was (script bug, API failure, interruption) for the exit status.
+
+use super::api_error::ScriptApiError;
+use super::modules::zavu::{RESOURCES, resource_names};
+use crate::api::validate::suggest;
+use rhai::{EvalAltResult, ParseError, Position};
+
+/// What kind of failure ended a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    Script,
+    Api,
+    Interrupted,
+}
+
+pub fn classify(err: &EvalAltResult) -> FailureKind {
+    match innermost(err) {
+        EvalAltResult::ErrorRuntime(v, _) => match v.read_lock::<ScriptApiError>() {
+            Some(e) if e.is_api_failure() => FailureKind::Api,
+            _ => FailureKind::Script,
+        },
+        EvalAltResult::ErrorTerminated(..) => FailureKind::Interrupted,
+        _ => FailureKind::Script,
+    }
+}
+
+fn innermost(err: &EvalAltResult) -> &EvalAltResult {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => innermost(inner),
+        other => other,
+    }
+}
+
+/// The human message of an error, without a position.
+pub fn message(err: &EvalAltResult) -> String {
+    match err {
+        EvalAltResult::ErrorRuntime(v, _) => match v.read_lock::<ScriptApiError>() {
+            Some(e) if e.is_api_failure() => format!("API error: {}", *e),
+            Some(e) => format!("invalid parameters: {}", *e),
+            None if v.is_string() => v.to_string(),
+            None => format!("thrown: {v}"),
+        },
+        EvalAltResult::ErrorTerminated(reason, _) => format!("stopped: {reason}"),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "the script ran too many operations (raise --max-operations if this is intended)".into()
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "functions called each other too deeply (raise --max-call-depth if this is intended)"
+                .into()
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            format!(
+                "{what} is larger than the script limits allow (see --max-string-size, --max-array-size, --max-map-size)"
+            )
+        }
+        other => {
+            let text = other.to_string();
+            let suffix = format!(" ({})", other.position());
+            text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+        }
+    }
+}
+
+/// `craete (Invitations, map)` → a sentence naming what exists.
+fn function_not_found(sig: &str) -> String {
+    let (name, args) = match sig.split_once(" (") {
+        Some((n, rest)) => (n.trim(), rest.trim_end_matches(')')),
+        None => (sig.trim(), ""),
+    };
+    let args: Vec<&str> = args
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let first = args.first().copied().unwrap_or("");
+    if first == "Zavu" {
+        let names = resource_names();
+        return format!(
+            "`zavu.{name}(…)` does not exist: zavu's methods live on its resources ({})",
+            names
+                .iter()
+                .map(|n| format!("zavu.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(spec) = RESOURCES.iter().find(|r| r.type_name == first) {
+        let methods: Vec<&str> = spec.methods.iter().map(|(m, _)| *m).collect();
+        if let Some((_, form)) = spec.methods.iter().find(|(m, _)| *m == name) {
+            return format!(
+                "zavu.{}.{name} cannot take ({}); use {form}",
+                spec.name,
+                args[1..].join(", ")
+            );
+        }
+        let hint = suggest(name, &methods)
+            .map(|s| format!(" — did you mean `{s}`?"))
+            .unwrap_or_default();
+        return format!(
+            "zavu.{} has no method `{name}`{hint} (methods: {})",
+            spec.name,
+            methods.join(", ")
+        );
+    }
+    format!("function not found: {sig}")
+}
+
+fn excerpt(source_name: &str, text: &str, pos: Position) -> String {
+    let (Some(line), col) = (pos.line(), pos.position().unwrap_or(1)) else {
+        return String::new();
+    };
+    let Some(src_line) = text.split('\n').nth(line - 1) else {
+        return format!(" --> {source_name}:{line}:{col}\n");
+    };
+    let src_line = src_line.trim_end_matches('\r');
+    let gutter = line.to_string().len();
+    let pad: String = src_line
+        .chars()
+        .take(col.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "{:>w$}--> {source_name}:{line}:{col}\n{:>w$} |\n{line} | {src_line}\n{:>w$} | {pad}^\n",
+        "",
+        "",
+        "",
+        w = gutter
+    )
+}
+
+/// A runtime error, rendered for stderr.
+pub fn render(source_name: &str, text: &str, err: &EvalAltResult) -> String {
+    // Walk into function calls, remembering where each was called from.
+    let mut calls = vec![];
+    let mut e = err;
+    while let EvalAltResult::ErrorInFunctionCall(name, _, inner, pos) = e {
+        calls.push((name.clone(), *pos));
+        e = inner;
+    }
+    let mut out = format!("error: {}\n", message(e));
+    let pos = e.position();
+    if pos.is_none() {
+        if let Some((_, call_pos)) = calls.last() {
+            out.push_str(&excerpt(source_name, text, *call_pos));
+        }
+    } else {
+        out.push_str(&excerpt(source_name, text, pos));
+    }
+    for (name, pos) in calls.iter().rev() {
+        if let Some(line) = pos.line() {
+            let shown = if name.starts_with("anon$") {
+                "a closure"
+            } else {
+                name.as_str()
+            };
+            out.push_str(&format!(
+                "  = in {shown}, called at {source_name}:{line}:{}\n",
+                pos.position().unwrap_or(1)
+            ));
+        }
+    }
+    out
+}
+
+/// A compile error, rendered for stderr.
+pub fn render_parse(source_name: &str, text: &str, err: &ParseError) -> String {
+    let mut out = format!("error: {}\n", err.err_type());
+    out.push_str(&excerpt(source_name, text, err.position()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_valid_methods_and_resources() {
+        let m = function_not_found("craete (Invitations, map)");
+        assert!(m.contains("did you mean `create`"), "{m}");
+        assert!(m.contains("create, get, list, cancel, all"), "{m}");
+        let m = function_not_found("get (Invitations, i64)");
+        assert!(m.contains("cannot take (i64)"), "{m}");
+        let m = function_not_found("create (Zavu, map)");
+        assert!(m.contains("zavu.invitations"), "{m}");
+    }
+
+    #[test]
+    fn points_at_the_place() {
+        let engine = rhai::Engine::new();
+        let text = "let a = 1;\nlet b = a +;\n";
+        let err = engine.compile(text).unwrap_err();
+        let out = render_parse("x.rhai", text, &err);
+        assert!(out.contains("--> x.rhai:2:"), "{out}");
+        assert!(out.contains("2 | let b = a +;"), "{out}");
+        assert!(out.contains('^'));
+    }
+}

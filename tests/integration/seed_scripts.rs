@@ -1,0 +1,231 @@
+//! Every Rhai twin of the PHP SDK docs samples, run by the real binary against a sandbox,
+//! with its output checked line by line and its effect checked on the sandbox.
+
+use crate::support::{TestSandbox, Zs};
+use serde_json::json;
+use zavu_script::api::{CreateInvitation, InvitationStatus, ListInvitations};
+
+fn acme() -> CreateInvitation {
+    CreateInvitation {
+        client_name: Some("Acme Corp".into()),
+        client_email: Some("contact@acme.com".into()),
+        ..Default::default()
+    }
+}
+
+async fn run(sb: &TestSandbox, script: &str, args: &[&str]) -> crate::support::Done {
+    let mut all = vec!["run".to_string(), format!("scripts/{script}")];
+    all.extend(args.iter().map(|a| a.to_string()));
+    Zs::against(sb).args(all).run().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_invitation() {
+    let sb = TestSandbox::start().await;
+    let done = run(&sb, "create_invitation.rhai", &[]).await;
+    done.ok();
+    let lines = done.lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let inv = sb.client().get_invitation(lines[0]).await.unwrap();
+    assert_eq!(lines[1], inv.url);
+    assert!(lines[1].starts_with(&format!("{}/invite/", sb.url())));
+    assert_eq!(lines[2], "pending");
+    assert_eq!(inv.client_name.as_deref(), Some("Acme Corp"));
+    assert_eq!(
+        inv.expires_at.millis() - inv.created_at.millis(),
+        14 * 86_400_000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_with_restrictions_and_with_a_preassigned_number() {
+    let sb = TestSandbox::start().await;
+    run(&sb, "create_with_phone_restrictions.rhai", &[])
+        .await
+        .ok();
+    run(&sb, "create_with_preassigned_number.rhai", &[])
+        .await
+        .ok();
+    let page = sb
+        .client()
+        .list_invitations(&ListInvitations::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].phone_number_id.as_deref(), Some("pn_abc123"));
+    let restricted = &page.items[1];
+    assert_eq!(
+        restricted.expires_at.millis() - restricted.created_at.millis(),
+        7 * 86_400_000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_invitation_prints_status_name_sender_and_expiry() {
+    let sb = TestSandbox::start().await;
+    let inv = sb.client().create_invitation(&acme()).await.unwrap();
+    let done = run(&sb, "get_invitation.rhai", &[&inv.id]).await;
+    done.ok();
+    assert_eq!(
+        done.lines(),
+        [
+            "pending",
+            "Acme Corp",
+            "",
+            inv.expires_at.to_string().as_str()
+        ]
+    );
+    // Without an id it makes one, so it runs on an empty sandbox too.
+    let done = run(&sb, "get_invitation.rhai", &[]).await;
+    done.ok();
+    assert_eq!(done.lines()[0], "pending");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_and_filter_by_status() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client();
+    let a = client.create_invitation(&acme()).await.unwrap();
+    let b = client
+        .create_invitation(&CreateInvitation::default())
+        .await
+        .unwrap();
+    let c = client.create_invitation(&acme()).await.unwrap();
+    client.cancel_invitation(&b.id).await.unwrap();
+
+    let done = run(&sb, "list_invitations.rhai", &[]).await;
+    done.ok();
+    assert_eq!(
+        done.lines(),
+        [
+            format!("{} Acme Corp pending", c.id),
+            format!("{}  cancelled", b.id),
+            format!("{} Acme Corp pending", a.id),
+        ]
+    );
+    let done = run(&sb, "filter_by_status.rhai", &[]).await;
+    done.ok();
+    assert_eq!(done.lines(), [c.id.as_str(), a.id.as_str()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cursor_loop_visits_every_invitation_once() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client();
+    let mut ids = vec![];
+    for i in 0..120 {
+        let inv = client
+            .create_invitation(&CreateInvitation {
+                client_email: Some(format!("c{i}@example.com")),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.push(inv.id);
+    }
+    ids.reverse(); // newest first
+    let done = run(&sb, "paginate_invitations.rhai", &[]).await;
+    done.ok();
+    assert_eq!(done.lines(), ids);
+    // Three pages of 50 were asked for.
+    assert_eq!(sb.stats().await["byStatus"]["200"], json!(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_and_cancel_of_a_completed_one() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client();
+    let inv = client.create_invitation(&acme()).await.unwrap();
+    let done = run(&sb, "cancel_invitation.rhai", &[&inv.id]).await;
+    done.ok();
+    assert_eq!(done.lines(), ["cancelled"]);
+    assert_eq!(
+        client.get_invitation(&inv.id).await.unwrap().status,
+        InvitationStatus::Cancelled
+    );
+
+    let done_inv = client.create_invitation(&acme()).await.unwrap();
+    sb.complete(&done_inv.id).await;
+    let done = run(&sb, "cancel_completed.rhai", &[&done_inv.id]).await;
+    done.ok();
+    assert_eq!(
+        done.lines(),
+        [format!(
+            "400 invalid_request: Cannot cancel invitation {}: it is completed. Once a sender is created, manage it through the senders API.",
+            done_inv.id
+        )]
+    );
+    // Without an id it completes one itself through the sandbox and shows the same error.
+    let done = run(&sb, "cancel_completed.rhai", &[]).await;
+    done.ok();
+    assert!(
+        done.stdout
+            .starts_with("400 invalid_request: Cannot cancel invitation")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_completion_sends_the_template_through_the_new_sender() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client();
+    let inv = client.create_invitation(&acme()).await.unwrap();
+    let sender = sb.complete(&inv.id).await["invitation"]["senderId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = run(&sb, "after_completion_send.rhai", &[&inv.id]).await;
+    done.ok();
+    assert_eq!(done.stdout, "", "the PHP sample prints nothing");
+    let sent = client.list_messages(&Default::default()).await.unwrap();
+    assert_eq!(sent.items.len(), 1);
+    let msg = &sent.items[0];
+    assert_eq!(msg.sender_id.as_deref(), Some(sender.as_str()));
+    assert_eq!(msg.to, "+14155551234");
+    assert_eq!(msg.message_type, "template");
+    assert_eq!(
+        msg.content.as_ref().unwrap()["templateVariables"],
+        json!({"1": "John"})
+    );
+
+    // A pending invitation sends nothing.
+    let pending = client.create_invitation(&acme()).await.unwrap();
+    run(&sb, "after_completion_send.rhai", &[&pending.id])
+        .await
+        .ok();
+    assert_eq!(sb.stats().await["messages"], json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_full_example_onboards_and_checks_status() {
+    let sb = TestSandbox::start().await;
+    let done = run(&sb, "onboard_client.rhai", &[]).await;
+    done.ok();
+    let lines = done.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let url = lines[0]
+        .strip_prefix("Send this link to Acme Corp: ")
+        .expect("the link line");
+    assert!(url.starts_with(&format!("{}/invite/", sb.url())));
+    assert_eq!(lines[1], "Waiting for client to start signup");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onboard_from_csv_reports_each_row() {
+    let sb = TestSandbox::start().await;
+    let done = run(&sb, "onboard_from_csv.rhai", &["examples/clients.csv"]).await;
+    done.ok();
+    let lines = done.lines();
+    assert_eq!(lines.len(), 21, "{lines:?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &"created 16, skipped 0, invalid 4, failed 0"
+    );
+    assert!(lines.contains(
+        &"row 12: Cyberdyne Systems: clientEmail: \"miles@cyberdyne\" is not an email address"
+    ));
+    assert!(
+        lines
+            .contains(&"row 15: Massive Dynamic: expiresInDays: must be between 1 and 30 (got 45)")
+    );
+    assert_eq!(sb.invitation_count().await, 16);
+}
