@@ -88,6 +88,11 @@ pub enum Command {
         /// The script to check.
         file: PathBuf,
     },
+    /// Look at or clean up the campaigns recorded in the journal.
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignCommand,
+    },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
     /// Print a shell completion script.
@@ -119,6 +124,41 @@ pub struct RunArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub campaign: CampaignArgs,
+}
+
+/// How `campaign::run` behaves in this run, whatever the script says.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CampaignArgs {
+    /// Campaigns only plan: validate rows, compare with the journal, report — send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go ahead with creating invitations on a live key without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Creates in flight at once (overrides the script's `concurrency`; default 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Seconds to let the server settle after a lost answer before reconciling (default 5).
+    #[arg(long, value_name = "SECONDS")]
+    pub settle_seconds: Option<f64>,
+}
+
+impl CampaignArgs {
+    pub fn defaults(&self) -> crate::engine::CampaignDefaults {
+        crate::engine::CampaignDefaults {
+            dry_run: self.dry_run,
+            yes: self.yes,
+            concurrency: self.concurrency.map(usize::from),
+            settle: self
+                .settle_seconds
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| std::time::Duration::from_secs_f64(s.min(600.0))),
+            quiet: false,
+            failed_rows: Default::default(),
+        }
+    }
 }
 
 /// Bounds on what one script run may do.
@@ -151,4 +191,29 @@ impl LimitArgs {
             max_map_size: self.max_map_size,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// The campaigns run against the current target with the current key.
+    List,
+    /// Where a campaign stands: rows per outcome, invitations per status.
+    Status {
+        /// The campaign's name.
+        name: String,
+        /// Read each invitation's current status from the API first.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Cancel the campaign's invitations that are still open (pending, in progress, failed).
+    Cleanup {
+        /// The campaign's name.
+        name: String,
+        /// Only say how many would be cancelled.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do it on a live key without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }

@@ -14,6 +14,10 @@ pub fn execute(cli: Cli, runtime: &Runtime) -> Result<(), Error> {
             crate::runner::run(&config, runtime, &args)
         }
         Command::Check { file } => crate::runner::check(runtime, &file),
+        Command::Campaign { action } => {
+            let config = Config::resolve(&cli.global)?;
+            crate::campaign_command::execute(&config, runtime, &action)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -115,19 +115,8 @@ fn default_state_dir() -> Result<PathBuf, Error> {
 
 /// Creates a directory readable only by its owner (0700), and tightens an existing one.
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+    crate::private::create_dir(dir).map_err(|e| Error::Io {
         path: dir.to_path_buf(),
         source: e,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
-            Error::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            }
-        })?;
-    }
-    Ok(())
+    })
 }

@@ -6,12 +6,15 @@
 //! wire share. [`run`] is the whole program minus argument parsing and exit-code mapping.
 
 pub mod api;
+pub mod campaign;
+mod campaign_command;
 pub mod cli;
 pub mod client;
 mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod private;
 pub mod runner;
 pub mod sandbox;
 pub mod session;

@@ -52,8 +52,13 @@ pub fn run(config: &Config, runtime: &Runtime, args: &RunArgs) -> Result<(), Err
     let text = read_script(&args.file)?;
     let session = Session::open(config, runtime)?;
     stop_on_ctrl_c(runtime, session.stop().clone());
+    let state_dir = config.state_dir()?.to_path_buf();
+    let campaign = args.campaign.defaults();
+    let failed_rows = campaign.failed_rows.clone();
     let engine = engine::build(HostOptions {
         limits: args.limits.limits(),
+        state_dir: Some(state_dir),
+        campaign,
         sink: Arc::new(StdSink),
         target: Some(session.target.clone()),
         bridge: session.bridge.clone(),
@@ -73,7 +78,13 @@ pub fn run(config: &Config, runtime: &Runtime, args: &RunArgs) -> Result<(), Err
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     }
-    Ok(())
+    match failed_rows.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Ok(()),
+        n => Err(Error::Incomplete(format!(
+            "{n} campaign row{} failed and will be retried when you run it again",
+            if n == 1 { "" } else { "s" }
+        ))),
+    }
 }
 
 pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
@@ -85,6 +96,8 @@ pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
     ));
     let engine = engine::build(HostOptions {
         limits: Default::default(),
+        state_dir: None,
+        campaign: Default::default(),
         sink: Arc::new(StdSink),
         target: None,
         bridge,

@@ -81,8 +81,26 @@ impl Sink for StdSink {
     }
 }
 
+/// What the command line says about campaigns, which a script's own options cannot override
+/// (`--dry-run`, `--yes`) or which replace the script's defaults (`--concurrency`, `--settle`).
+#[derive(Clone, Debug, Default)]
+pub struct CampaignDefaults {
+    pub dry_run: bool,
+    pub yes: bool,
+    pub concurrency: Option<usize>,
+    pub settle: Option<std::time::Duration>,
+    /// No progress bar or periodic lines.
+    pub quiet: bool,
+    /// Rows that failed (and can be retried) across all campaigns of the run, so the
+    /// front door can exit with "incomplete" even when the script itself succeeded.
+    pub failed_rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
 pub struct HostOptions {
     pub limits: Limits,
+    /// Journals and the script store live here; `None` where a command has none (`check`).
+    pub state_dir: Option<std::path::PathBuf>,
+    pub campaign: CampaignDefaults,
     pub sink: Arc<dyn Sink>,
     /// Where `zavu` points; `None` for commands that never call the API (`check`).
     pub target: Option<Target>,
@@ -122,7 +140,13 @@ pub fn build(opts: HostOptions) -> Engine {
     api_error::register(&mut engine);
     let host = Arc::new(ZavuHost::new(opts.bridge.clone(), opts.target));
     modules::zavu::register(&mut engine, host.clone());
+    modules::csv::register_types(&mut engine);
     engine.register_static_module("csv", modules::csv::module().into());
+    engine.register_static_module(
+        "campaign",
+        modules::campaign::module(host.clone(), opts.state_dir.clone(), opts.campaign.clone())
+            .into(),
+    );
     engine.register_static_module("json", modules::json::module().into());
     engine.register_static_module("time", modules::time::module().into());
     engine.register_static_module("log", modules::log::module(opts.sink.clone()).into());

@@ -153,6 +153,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// Reads and discards what a client is still sending (up to the drain limit) so that it
+/// hears our early answer instead of a broken pipe.
+pub async fn drain(body: axum::body::Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT_BYTES {
+            break;
+        }
+    }
+}
+
 pub fn too_large() -> ApiFailure {
     ApiFailure::new(
         StatusCode::PAYLOAD_TOO_LARGE,

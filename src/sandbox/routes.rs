@@ -88,6 +88,7 @@ async fn gate(State(app): App, req: Request, next: Next) -> Response {
         let resp = if is_control && !key.is_some_and(|k| app.accepts(&k)) {
             ApiFailure::unauthorized().into_response()
         } else if too_big {
+            super::reply::drain(req.into_body()).await;
             too_large().into_response()
         } else {
             next.run(req).await
@@ -133,7 +134,10 @@ async fn gate(State(app): App, req: Request, next: Next) -> Response {
                         f.body.message = format!("Injected fault: {}", f.body.message);
                         f.into_response()
                     }
-                    None if too_big => too_large().into_response(),
+                    None if too_big => {
+                        super::reply::drain(req.into_body()).await;
+                        too_large().into_response()
+                    }
                     None => ensure_json(next.run(req).await),
                 },
             }

@@ -212,20 +212,22 @@ async fn the_full_example_onboards_and_checks_status() {
 #[tokio::test(flavor = "multi_thread")]
 async fn onboard_from_csv_reports_each_row() {
     let sb = TestSandbox::start().await;
-    let done = run(&sb, "onboard_from_csv.rhai", &["examples/clients.csv"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("clients.csv");
+    std::fs::copy(crate::support::repo().join("examples/clients.csv"), &csv).unwrap();
+    let done = run(&sb, "onboard_from_csv.rhai", &[csv.to_str().unwrap()]).await;
     done.ok();
-    let lines = done.lines();
-    assert_eq!(lines.len(), 21, "{lines:?}");
     assert_eq!(
-        lines.last().unwrap(),
-        &"created 16, skipped 0, invalid 4, failed 0"
-    );
-    assert!(lines.contains(
-        &"row 12: Cyberdyne Systems: clientEmail: \"miles@cyberdyne\" is not an email address"
-    ));
-    assert!(
-        lines
-            .contains(&"row 15: Massive Dynamic: expiresInDays: must be between 1 and 30 (got 45)")
+        done.lines(),
+        [
+            "row 12: invalid: clientEmail: \"miles@cyberdyne\" is not an email address",
+            "row 13: invalid: clientPhone: \"555-0100\" is not an E.164 phone number (like +14155551234)",
+            "row 14: invalid: allowedPhoneCountries[0]: \"USA\" is not a 2-letter ISO 3166-1 country code (like \"US\")",
+            "row 15: invalid: expiresInDays: must be between 1 and 30 (got 45)",
+            "created 16, skipped 0, invalid 4, failed 0",
+        ]
     );
     assert_eq!(sb.invitation_count().await, 16);
+    assert!(dir.path().join("clients.report.csv").exists());
+    assert!(dir.path().join("clients.report.json").exists());
 }

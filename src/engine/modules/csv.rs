@@ -308,18 +308,6 @@ fn cell_text(value: &Dynamic) -> String {
     }
 }
 
-/// Creates (or truncates) a file readable and writable by its owner only.
-pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-}
-
 pub fn write_rows(
     path: &Path,
     rows: &Array,
@@ -343,8 +331,8 @@ pub fn write_rows(
         }
         cols
     });
-    let file =
-        create_private_file(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let file = crate::private::create_file(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let io = |e: csv::Error| format!("cannot write {}: {e}", path.display());
     w.write_record(&columns).map_err(io)?;
@@ -364,8 +352,100 @@ pub fn write_rows(
     Ok(maps.len())
 }
 
+/// `csv::stream(path)`: a CSV file read row by row as it is used — in a `for` loop or as a
+/// campaign's `rows` — so a file of any size never sits in memory whole.
+#[derive(Clone, Debug)]
+pub struct CsvStream {
+    pub path: PathBuf,
+}
+
+impl CsvStream {
+    /// Data rows in the file (newlines, less the header): for a progress bar, not a promise.
+    pub fn count_hint(&self) -> Option<u64> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&self.path).ok()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let (mut lines, mut last) = (0u64, b'\n');
+        loop {
+            let n = f.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            last = buf[n - 1];
+        }
+        if last != b'\n' {
+            lines += 1;
+        }
+        Some(lines.saturating_sub(1))
+    }
+}
+
+/// Iterating a stream in a script: one map per row; a bad row stops the loop with its line.
+pub struct CsvStreamIter {
+    rows: Option<CsvRows>,
+    error: Option<String>,
+}
+
+impl IntoIterator for CsvStream {
+    type Item = RhaiResult<Dynamic>;
+    type IntoIter = CsvStreamIter;
+    fn into_iter(self) -> CsvStreamIter {
+        match CsvRows::open(&self.path) {
+            Ok(rows) => CsvStreamIter {
+                rows: Some(rows),
+                error: None,
+            },
+            Err(e) => CsvStreamIter {
+                rows: None,
+                error: Some(format!("csv::stream: {e}")),
+            },
+        }
+    }
+}
+
+impl Iterator for CsvStreamIter {
+    type Item = RhaiResult<Dynamic>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            return Some(Err(e.into()));
+        }
+        let rows = self.rows.as_mut()?;
+        let row = rows.next()?;
+        match row.cells {
+            Ok(cells) => Some(Ok(Dynamic::from_map(row_map(&cells)))),
+            Err(e) => {
+                let msg = format!("csv::stream: {}:{}: {e}", rows.path().display(), row.line);
+                self.rows = None;
+                Some(Err(msg.into()))
+            }
+        }
+    }
+}
+
+pub fn register_types(engine: &mut rhai::Engine) {
+    engine
+        .register_type_with_name::<CsvStream>("CsvStream")
+        .register_fn("to_string", |s: &mut CsvStream| {
+            format!("csv::stream({})", s.path.display())
+        })
+        .register_iterator_result::<CsvStream, Dynamic>();
+}
+
 pub fn module() -> Module {
     let mut m = Module::new();
+    FuncRegistration::new("stream")
+        .with_comments([
+            "/// A CSV file read row by row as it is used (in `for`, or as a campaign's `rows`),",
+            "/// so files of any size never sit in memory. Rows are maps like `csv::read` gives.",
+            "/// ```rhai",
+            "/// for row in csv::stream(\"clients.csv\") { print(row.clientEmail); }",
+            "/// ```",
+        ])
+        .with_params_info(["path: &str", "CsvStream"])
+        .set_into_module(&mut m, |path: &str| CsvStream {
+            path: PathBuf::from(path),
+        });
     FuncRegistration::new("read")
         .with_comments([
             "/// Reads a CSV file with a header row into an array of maps keyed by the header.",

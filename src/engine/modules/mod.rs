@@ -2,6 +2,7 @@
 //! `log::`, `sandbox::` (the sandbox's control plane), and the process helpers (`env`,
 //! `sleep`).
 
+pub mod campaign;
 pub mod csv;
 pub mod json;
 pub mod log;

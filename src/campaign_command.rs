@@ -1,0 +1,159 @@
+//! The `campaign` front door: list the campaigns in the journal, show where one stands,
+//! clean one up — the command-line twins of `campaign::status` and `campaign::cleanup`.
+
+use crate::campaign::journal::Journal;
+use crate::campaign::{journal_path, operate};
+use crate::cli::CampaignCommand;
+use crate::client::ApiClient;
+use crate::config::Config;
+use crate::error::Error;
+use crate::session::Session;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use tokio::runtime::Runtime;
+
+fn line(counts: &BTreeMap<String, i64>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignCommand) -> Result<(), Error> {
+    let state_dir = config.state_dir()?.to_path_buf();
+    let session = Session::open(config, runtime)?;
+    let target = session.target.clone();
+    let key = target
+        .api_key
+        .clone()
+        .ok_or_else(|| Error::Usage("no API key".into()))?;
+    let client = ApiClient::new(config.client_options(&target.base_url, key))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let outcome = match action {
+        CampaignCommand::List => list(config, &state_dir, &client),
+        CampaignCommand::Status { name, refresh } => runtime
+            .block_on(operate::status(&state_dir, &client, name, *refresh))
+            .map_err(Error::Usage)
+            .map(|s| {
+                if config.json {
+                    println!(
+                        "{}",
+                        json!({"name": s.name, "target": s.target, "rows": s.rows, "invitations": s.invitations})
+                    );
+                } else {
+                    println!("campaign {} — {} (key {})", s.name, s.target, client.key().redacted());
+                    println!("rows:         {}", line(&s.rows));
+                    println!("invitations:  {}", line(&s.invitations));
+                }
+            }),
+        CampaignCommand::Cleanup { name, dry_run, yes } => {
+            cleanup(config, runtime, &state_dir, &client, name, *dry_run, *yes)
+        }
+    };
+    session.close(runtime);
+    outcome
+}
+
+fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Result<(), Error> {
+    let path = journal_path(state_dir);
+    if !path.exists() {
+        if !config.json {
+            println!("no campaigns yet");
+        } else {
+            println!("[]");
+        }
+        return Ok(());
+    }
+    let journal = Journal::open(&path).map_err(|e| Error::Usage(e.to_string()))?;
+    let all = journal
+        .campaigns(&client.key().fingerprint())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if config.json {
+        let items: Vec<_> = all
+            .iter()
+            .map(|c| {
+                json!({"name": c.name, "target": c.target, "rows": c.rows,
+                "createdAt": crate::api::Timestamp::from_millis(c.created_at_ms)})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+    } else if all.is_empty() {
+        println!("no campaigns yet for this key");
+    } else {
+        for c in all {
+            println!(
+                "{}  {} rows  {}  first run {}",
+                c.name,
+                c.rows,
+                c.target,
+                crate::api::Timestamp::from_millis(c.created_at_ms)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cleanup(
+    config: &Config,
+    runtime: &Runtime,
+    state_dir: &std::path::Path,
+    client: &ApiClient,
+    name: &str,
+    dry_run: bool,
+    yes: bool,
+) -> Result<(), Error> {
+    if client.key().is_live() && !yes && !dry_run {
+        let planned = runtime
+            .block_on(operate::cleanup(state_dir, client, name, true))
+            .map_err(Error::Usage)?;
+        if planned.would_cancel > 0 {
+            if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+                return Err(Error::Usage(format!(
+                    "this would cancel {} live invitations of campaign '{name}'; pass --yes to go ahead",
+                    planned.would_cancel
+                )));
+            }
+            eprint!(
+                "Cancel {} live invitations of campaign '{name}'? [y/N] ",
+                planned.would_cancel
+            );
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                return Err(Error::Usage("not confirmed; nothing was cancelled".into()));
+            }
+        }
+    }
+    let c = runtime
+        .block_on(operate::cleanup(state_dir, client, name, dry_run))
+        .map_err(Error::Usage)?;
+    if config.json {
+        println!(
+            "{}",
+            json!({"cancelled": c.cancelled, "closed": c.closed, "failed": c.failed, "wouldCancel": c.would_cancel})
+        );
+    } else if dry_run {
+        println!(
+            "would cancel {} open invitations of campaign {name}",
+            c.would_cancel
+        );
+    } else {
+        println!(
+            "cancelled {}, already closed {}, failed {}",
+            c.cancelled, c.closed, c.failed
+        );
+    }
+    if c.failed > 0 {
+        return Err(Error::Incomplete(format!(
+            "{} invitations could not be cancelled; run the cleanup again",
+            c.failed
+        )));
+    }
+    Ok(())
+}
