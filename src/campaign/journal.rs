@@ -253,14 +253,37 @@ impl Journal {
     }
 
     pub fn get(&self, c: CampaignId, key: &str) -> Result<Option<Entry>, JournalError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 AND row_key = ?2"),
-                params![c.0, key],
-                entry,
-            )
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 AND row_key = ?2"
+            ))
+            .map_err(|e| self.err(e))?;
+        stmt.query_row(params![c.0, key], entry)
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// Starts a transaction: the writes until [`Journal::commit`] land together. A campaign
+    /// commits before each batch of creates leaves, so every `sending` mark is on disk
+    /// before its request is on the wire.
+    pub fn begin(&self) -> Result<(), JournalError> {
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<(), JournalError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn run(&self, sql: &str, args: impl rusqlite::Params) -> Result<(), JournalError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        stmt.execute(args).map(|_| ()).map_err(|e| self.err(e))
     }
 
     /// Every entry in one state.
@@ -288,8 +311,7 @@ impl Journal {
         match_phone: Option<&str>,
         attempt_at_ms: i64,
     ) -> Result<(), JournalError> {
-        self.conn
-            .execute(
+        self.run(
                 "INSERT INTO rows (campaign_id, row_key, line, state, attempt_at_ms, attempts, match_email, match_phone, updated_at_ms)
                  VALUES (?1, ?2, ?3, 'sending', ?4, 1, ?5, ?6, ?4)
                  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
@@ -299,8 +321,6 @@ impl Journal {
                    updated_at_ms = excluded.updated_at_ms",
                 params![c.0, key, line as i64, attempt_at_ms, match_email, match_phone],
             )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
     }
 
     pub fn mark_created(
@@ -311,15 +331,12 @@ impl Journal {
         url: &str,
         status: &str,
     ) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "UPDATE rows SET state = 'created', invitation_id = ?3, url = ?4, inv_status = ?5,
+        self.run(
+            "UPDATE rows SET state = 'created', invitation_id = ?3, url = ?4, inv_status = ?5,
                    error_code = NULL, error_message = NULL, updated_at_ms = ?6
                  WHERE campaign_id = ?1 AND row_key = ?2",
-                params![c.0, key, invitation_id, url, status, now_ms()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![c.0, key, invitation_id, url, status, now_ms()],
+        )
     }
 
     /// Sets a row's state with an error (for `failed`, `unknown`, `planned`).
@@ -331,14 +348,11 @@ impl Journal {
         code: Option<&str>,
         message: Option<&str>,
     ) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "UPDATE rows SET state = ?3, error_code = ?4, error_message = ?5, updated_at_ms = ?6
-                 WHERE campaign_id = ?1 AND row_key = ?2",
-                params![c.0, key, state.as_str(), code, message, now_ms()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.run(
+            "UPDATE rows SET state = ?3, error_code = ?4, error_message = ?5, updated_at_ms = ?6
+             WHERE campaign_id = ?1 AND row_key = ?2",
+            params![c.0, key, state.as_str(), code, message, now_ms()],
+        )
     }
 
     /// A row whose data the contract refuses. Never overwrites a created row.
@@ -350,8 +364,7 @@ impl Journal {
         code: &str,
         message: &str,
     ) -> Result<(), JournalError> {
-        self.conn
-            .execute(
+        self.run(
                 "INSERT INTO rows (campaign_id, row_key, line, state, error_code, error_message, updated_at_ms)
                  VALUES (?1, ?2, ?3, 'invalid', ?4, ?5, ?6)
                  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
@@ -360,8 +373,6 @@ impl Journal {
                  WHERE state NOT IN ('created', 'sending', 'unknown')",
                 params![c.0, key, line as i64, code, message, now_ms()],
             )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
     }
 
     /// At start-up: rows a dead process left `sending` become `unknown`. Returns how many.

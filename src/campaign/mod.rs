@@ -696,40 +696,84 @@ impl Run<'_, '_> {
     }
 
     /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
+    ///
+    /// Journal writes are grouped: answers and new `sending` marks accumulate in one
+    /// transaction, which is committed just before the new creates are spawned — so a
+    /// `sending` mark is always durable before its request leaves, at one commit per batch
+    /// rather than two per row. A crash between an answer and the next commit leaves that
+    /// row `sending`, which the next run reconciles: slower, never wrong.
     async fn pump(&mut self, mut rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
+        use futures::FutureExt;
         let mut inflight = FuturesUnordered::new();
         let mut exhausted = false;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
-            while !exhausted && !self.stopped() && inflight.len() < self.settings.concurrency.max(1)
+            let begun = self.journal.begin();
+            self.journal(begun);
+            // Take every answer that is already in, without waiting.
+            while let Some(Some(done)) = inflight.next().now_or_never() {
+                self.finish(done);
+            }
+            let mut launch = vec![];
+            while !exhausted
+                && !self.stopped()
+                && inflight.len() + launch.len() < self.settings.concurrency.max(1)
             {
                 match rows.next() {
                     None => exhausted = true,
                     Some(row) => {
-                        if let Some(attempt) = self.admit(row, resend) {
-                            inflight.push(attempt);
+                        if let Some(planned) = self.admit(row, resend) {
+                            launch.push(planned);
                         }
                     }
                 }
+            }
+            let committed = self.journal.commit();
+            if self.journal(committed).is_none() {
+                // The marks may not be on disk: sending now could not be reconciled.
+                launch.clear();
+            }
+            for planned in launch {
+                let client = self.env.client.clone();
+                let sent_ms = now_ms();
+                inflight.push(self.env.handle.spawn(async move {
+                    let result = client.create_invitation(&planned.params).await;
+                    Attempt {
+                        planned,
+                        sent_ms,
+                        received_ms: now_ms(),
+                        result,
+                    }
+                }));
             }
             if inflight.is_empty() && (exhausted || self.stopped()) {
                 break;
             }
             tokio::select! {
                 Some(done) = inflight.next() => {
-                    match done {
-                        Ok(attempt) => self.complete(attempt),
-                        // A create task that died cannot tell us what it did.
-                        Err(join) => tracing::warn!("campaign: a create task failed: {join}"),
-                    }
+                    let begun = self.journal.begin();
+                    self.journal(begun);
+                    self.finish(done);
                 }
                 _ = tick.tick() => self.progress.update(&self.tally),
             }
         }
+        let committed = self.journal.commit();
+        self.journal(committed);
     }
 
-    /// Decides what to do with one row; returns the create to run, if any.
-    fn admit(&mut self, row: SourceRow, resend: bool) -> Option<tokio::task::JoinHandle<Attempt>> {
+    fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
+        match done {
+            Ok(attempt) => self.complete(attempt),
+            // A create task that died cannot tell us what it did: its row stays `sending`
+            // and the next run reconciles it.
+            Err(join) => tracing::warn!("campaign: a create task failed: {join}"),
+        }
+    }
+
+    /// Decides what to do with one row; returns it if it is to be sent (its `sending` mark
+    /// is written, to be committed before it leaves).
+    fn admit(&mut self, row: SourceRow, resend: bool) -> Option<Planned> {
         let planned = match row {
             SourceRow::Invalid(p) => {
                 if let Some(k) = &p.key {
@@ -796,16 +840,7 @@ impl Run<'_, '_> {
             sent_ms,
         );
         self.journal(marked)?;
-        let client = self.env.client.clone();
-        Some(self.env.handle.spawn(async move {
-            let result = client.create_invitation(&planned.params).await;
-            Attempt {
-                planned,
-                sent_ms,
-                received_ms: now_ms(),
-                result,
-            }
-        }))
+        Some(planned)
     }
 
     fn fail(&mut self, p: &Planned, state: RowState, action: Action, code: &str, message: &str) {

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
+# prints its figures; run everything with `bench/run.sh`, or one section by name:
+#
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m]...
+#
+# Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
+# and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m)
+
+work=$(mktemp -d)
+sandbox_pid=
+cleanup() {
+  [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building (release)"
+cargo build --release --quiet
+zs=$root/target/release/zavu-script
+export ZAVUDEV_API_KEY=zv_test_sandbox
+
+"$zs" sandbox --port 0 >"$work/sandbox.out" 2>/dev/null &
+sandbox_pid=$!
+for _ in $(seq 1 100); do grep -q 'http://' "$work/sandbox.out" 2>/dev/null && break; sleep 0.05; done
+url=$(grep -o 'http://[0-9.:]*' "$work/sandbox.out" | head -n1)
+export ZAVUDEV_BASE_URL=$url
+auth="Authorization: Bearer $ZAVUDEV_API_KEY"
+echo "sandbox: $url"
+
+control() { curl -s -X POST "$url/_sandbox/$1" -H "$auth" -H 'content-type: application/json' -d "${2:-{\}}" >/dev/null; }
+stats() { curl -s "$url/_sandbox/stats" -H "$auth"; }
+reset() { control reset; }
+
+venv=$work/venv
+python_sdk() {
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "zavudev==${ZAVUDEV_SDK_VERSION:-0.50.0}"
+  fi
+}
+
+csv_of() { # N FILE
+  python3 - "$1" "$2" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    f.write("clientName,clientEmail,clientPhone,allowedPhoneCountries,expiresInDays\n")
+    for i in range(n):
+        f.write(f"Client {i},client{i}@example.com,+1415{i % 10000000:07d},US|MX,{1 + i % 30}\n")
+PY
+}
+
+# Wall-clock seconds of a command (GNU time), its stdout kept in $work/last.out.
+wall() {
+  /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/last.out" 2>"$work/last.err"
+  cat "$work/time"
+}
+
+for section in "${sections[@]}"; do
+  case $section in
+  client)
+    echo "== client: creates/s through ApiClient, and script vs client per-call cost, same sandbox"
+    cargo bench --quiet --bench client_throughput 2>/dev/null | sed 's/^/   /'
+    ;;
+  capacity)
+    echo "== capacity: the sandbox under wrk, POST /v1/invitations, 2 threads, 32 connections, 10 s"
+    reset
+    cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"clientName":"Load","clientEmail":"load@example.com","expiresInDays":7}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $ZAVUDEV_API_KEY"
+LUA
+    wrk -t2 -c32 -d10s -s "$work/post.lua" "$url/v1/invitations" | sed 's/^/   /'
+    echo "   sandbox stats: $(stats | head -c 200)"
+    ;;
+  one-call)
+    echo "== one-call: wall time of one API call (list, limit 1): zavu-script run vs the Python SDK"
+    python_sdk
+    echo 'zavu.invitations.list(#{ limit: 1 });' >"$work/one.rhai"
+    hyperfine -N --warmup 3 --runs 20 --export-json "$work/one.json" \
+      "$zs run $work/one.rhai" \
+      "$venv/bin/python -c 'from zavudev import Zavudev; Zavudev().invitations.list(limit=1)'" | sed 's/^/   /'
+    python3 - "$work/one.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+zs, py = r[0]["mean"], r[1]["mean"]
+print(f"   zavu-script {zs*1000:.1f} ms, Python SDK {py*1000:.1f} ms: {py/zs:.1f}x faster")
+PY
+    ;;
+  bulk)
+    echo "== bulk: 10,000 creates, no rate limit — zavu-script campaigns (whole process) vs the Python SDK"
+    python_sdk
+    csv_of 10000 "$work/10k.csv"
+    for conc in 1 8 32; do
+      reset
+      secs=$(wall "$zs" --state-dir "$work/state-$conc" run --concurrency "$conc" scripts/onboard_from_csv.rhai "$work/10k.csv")
+      echo "   zavu-script concurrency $conc: $(tail -n1 "$work/last.out") in ${secs} s = $(python3 -c "print(round(10000/$secs))") rows/s"
+    done
+    reset
+    secs=$(wall "$venv/bin/python" bench/python_bulk.py "$work/10k.csv" seq)
+    echo "   Python SDK sequential: loop $(cat "$work/last.out") rows/s; whole process ${secs} s = $(python3 -c "print(round(10000/$secs))") rows/s"
+    reset
+    secs=$(wall "$venv/bin/python" bench/python_bulk.py "$work/10k.csv" async 16)
+    echo "   Python SDK AsyncZavudev x16: loop $(cat "$work/last.out") rows/s; whole process ${secs} s = $(python3 -c "print(round(10000/$secs))") rows/s"
+    ;;
+  e2e)
+    echo "== e2e: a 3,000-row CSV as a user runs it (default settings; start-up, journal and report included)"
+    python_sdk
+    csv_of 3000 "$work/3k.csv"
+    reset
+    zs_secs=$(wall "$zs" --state-dir "$work/state-e2e" run scripts/onboard_from_csv.rhai "$work/3k.csv")
+    echo "   zavu-script: $(tail -n1 "$work/last.out") in ${zs_secs} s"
+    reset
+    seq_secs=$(wall "$venv/bin/python" bench/python_bulk.py "$work/3k.csv" seq)
+    reset
+    async_secs=$(wall "$venv/bin/python" bench/python_bulk.py "$work/3k.csv" async 16)
+    echo "   Python SDK sequential ${seq_secs} s ($(python3 -c "print(round($seq_secs/$zs_secs,1))")x slower), AsyncZavudev x16 ${async_secs} s ($(python3 -c "print(round($async_secs/$zs_secs,1))")x slower)"
+    ;;
+  ratelimit)
+    limit=${RATE_LIMIT:-100}; window=${RATE_WINDOW:-10}; rows=${RATE_ROWS:-1000}
+    echo "== ratelimit: $rows creates at $limit per ${window} s ($((limit * 60 / window))/min), latency 150 ms, default concurrency"
+    reset
+    control faults "{\"rateLimitPerMinute\": $limit, \"rateLimitWindowSeconds\": $window, \"latencyMs\": 150}"
+    csv_of "$rows" "$work/rl.csv"
+    start=$(date +%s.%N)
+    set +e
+    "$zs" --state-dir "$work/state-rl" run scripts/onboard_from_csv.rhai "$work/rl.csv" >"$work/rl.out" 2>"$work/rl.err"
+    code=$?
+    set -e
+    end=$(date +%s.%N)
+    s=$(stats)
+    python3 - "$s" "$start" "$end" "$limit" "$window" "$code" "$(tail -n1 "$work/rl.out")" <<'PY'
+import json, sys
+s = json.loads(sys.argv[1]); start, end = float(sys.argv[2]), float(sys.argv[3])
+limit, window, code, last = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+by = s["byStatus"]; total = s["requests"]; limited = int(by.get("429", 0))
+served = total - limited; elapsed = end - start
+# The sandbox's windows are aligned to multiples of the window length. An ideal client
+# sends `limit` in every window it touches, so it touches ceil(served/limit) of them.
+windows = int(end // window) - int(start // window) + 1
+print(f"   script: exit {code}, '{last}'")
+print(f"   {served} requests served in {elapsed:.1f} s ({served/elapsed*60:.0f}/min against {limit*60/window:.0f}/min), "
+      f"over {windows} windows of {window} s: {100*served/(limit*windows):.1f}% of the budget those windows held")
+print(f"   429s issued by the sandbox: {limited} of {total} requests ({100*limited/max(total,1):.2f}%)")
+PY
+    echo "   429s that reached the script: $(grep -c 'rate_limited' "$work/rl.out" || true)"
+    control faults '{"rateLimitPerMinute": null, "rateLimitWindowSeconds": null, "latencyMs": null}'
+    ;;
+  dry-run-1m)
+    echo "== dry-run-1m: a 1,000,000-row CSV planned with --dry-run (report written)"
+    reset
+    csv_of 1000000 "$work/1m.csv"
+    /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --state-dir "$work/state-1m" run --dry-run scripts/onboard_from_csv.rhai "$work/1m.csv" >"$work/last.out" 2>"$work/last.err"
+    read -r secs kb <"$work/time"
+    echo "   $(tail -n1 "$work/last.out") in ${secs} s = $(python3 -c "print(round(1000000/$secs))") rows/s, peak RSS $((kb / 1024)) MB"
+    ;;
+  *) echo "unknown section: $section" >&2; exit 2 ;;
+  esac
+done
