@@ -57,6 +57,7 @@ pub fn run(config: &Config, runtime: &Runtime, args: &RunArgs) -> Result<(), Err
         sink: Arc::new(StdSink),
         target: Some(session.target.clone()),
         bridge: session.bridge.clone(),
+        state_dir: config.state_dir().ok().map(Path::to_path_buf),
     });
     let outcome = compile(&engine, &name, &text).and_then(|ast| {
         engine
@@ -88,6 +89,7 @@ pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
         sink: Arc::new(StdSink),
         target: None,
         bridge,
+        state_dir: None,
     });
     compile(&engine, &name, &text)?;
     eprintln!("{name}: ok");

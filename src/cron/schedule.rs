@@ -165,10 +165,10 @@ impl Schedule {
                 earliest = None;
                 continue;
             }
-            if self.day_matches(date) {
-                if let Some(t) = self.first_time_from(earliest.unwrap_or(NaiveTime::MIN)) {
-                    return Some(date.and_time(t));
-                }
+            if self.day_matches(date)
+                && let Some(t) = self.first_time_from(earliest.unwrap_or(NaiveTime::MIN))
+            {
+                return Some(date.and_time(t));
             }
             date = date.succ_opt()?;
             earliest = None;

@@ -15,6 +15,7 @@ use bridge::Bridge;
 use modules::zavu::{Target, ZavuHost};
 use rhai::{Array, Dynamic, Engine, Scope};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How far a script may go before it is stopped with a clear error.
@@ -87,6 +88,8 @@ pub struct HostOptions {
     /// Where `zavu` points; `None` for commands that never call the API (`check`).
     pub target: Option<Target>,
     pub bridge: Arc<Bridge>,
+    /// Where `store::*` keeps its entries; `None` makes them fail with a clear error.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Builds an engine with every namespace registered.
@@ -120,6 +123,8 @@ pub fn build(opts: HostOptions) -> Engine {
     });
 
     api_error::register(&mut engine);
+    let store = modules::store::Store::new(opts.state_dir.clone(), opts.target.as_ref());
+    engine.register_static_module("store", modules::store::module(Arc::new(store)).into());
     let host = Arc::new(ZavuHost::new(opts.bridge.clone(), opts.target));
     modules::zavu::register(&mut engine, host.clone());
     engine.register_static_module("csv", modules::csv::module().into());
