@@ -14,6 +14,7 @@ pub fn execute(cli: Cli, runtime: &Runtime) -> Result<(), Error> {
             crate::runner::run(&config, runtime, &args)
         }
         Command::Check { file } => crate::runner::check(runtime, &file),
+        Command::Cron(args) => crate::cron::execute(&cli.global, runtime, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

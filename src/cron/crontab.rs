@@ -113,6 +113,22 @@ pub fn parse(
     text: &str,
     default_tz: Tz,
 ) -> Result<Vec<JobSpec>, Vec<LineError>> {
+    let (jobs, errors) = parse_lines(file, dir, text, default_tz);
+    if errors.is_empty() {
+        Ok(jobs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The good lines' jobs and the bad lines' errors, so a caller can check the good jobs
+/// further and report everything at once.
+pub fn parse_lines(
+    file: &str,
+    dir: &Path,
+    text: &str,
+    default_tz: Tz,
+) -> (Vec<JobSpec>, Vec<LineError>) {
     let mut jobs: Vec<JobSpec> = vec![];
     let mut errors = vec![];
     let mut tz = default_tz;
@@ -152,11 +168,7 @@ pub fn parse(
             Err(reason) => errors.push(err(reason)),
         }
     }
-    if errors.is_empty() {
-        Ok(jobs)
-    } else {
-        Err(errors)
-    }
+    (jobs, errors)
 }
 
 /// `CRON_TZ=Area/City` (an empty value goes back to the default zone).
