@@ -197,7 +197,7 @@ pub fn module(store: Arc<Store>) -> Module {
         .with_comments([
             "/// Keeps `value` (anything JSON can hold) under `key`, for later runs.",
             "/// ```rhai",
-            "/// store::set(`welcome/${inv.id}`, #{ messageId: sent.message.id });",
+            "/// store::set(\"welcome-\" + inv.id, #{ messageId: sent.message.id });",
             "/// ```",
         ])
         .with_params_info(["key: &str", "value: Dynamic", "()"])
@@ -207,7 +207,7 @@ pub fn module(store: Arc<Store>) -> Module {
         .with_comments([
             "/// Whether anything is kept under `key`.",
             "/// ```rhai",
-            "/// if store::has(`welcome/${inv.id}`) { continue; }",
+            "/// if store::has(\"welcome-\" + inv.id) { continue; }",
             "/// ```",
         ])
         .with_params_info(["key: &str", "bool"])
