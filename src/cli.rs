@@ -126,7 +126,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct CronArgs {
     /// The crontab: lines like `0 9 * * * followup.rhai [ARGS…]` (scripts relative to it).
-    pub file: std::path::PathBuf,
+    pub file: PathBuf,
     /// Check every line and compile every script, then exit (non-zero on any error).
     #[arg(long)]
     pub test: bool,

@@ -402,6 +402,25 @@ async fn scheduled_followups_welcome_once_and_reinvite_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn followup_also_runs_on_its_own() {
+    let done = Zs::bare()
+        .args(["--sandbox", "run", "scripts/followup.rhai", "demo"])
+        .run()
+        .await;
+    done.ok();
+    let mut lines = done.lines();
+    lines.sort();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert!(lines[0].starts_with("completed: 1"));
+    assert!(lines[1].starts_with("expired: 2"));
+    assert!(lines[2].starts_with("re-invitations: sent 2, already sent 0"));
+    assert!(lines[3].starts_with("re-invited Globex ("));
+    assert!(lines[4].starts_with("re-invited Initech ("));
+    assert!(lines[5].starts_with("welcomed Acme Corp ("));
+    assert!(lines[6].starts_with("welcomes: sent 1, already sent 0, no phone 0"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_waits_for_the_running_job_and_exits_0() {
     let tab = Tab::new("@reboot slow.rhai\n").script(
         "slow.rhai",
