@@ -95,6 +95,8 @@ pub enum Command {
     },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
+    Cron(CronArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -159,6 +161,40 @@ impl CampaignArgs {
             failed_rows: Default::default(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    /// The crontab: lines like `0 9 * * * followup.rhai [ARGS…]` (scripts relative to it).
+    pub file: PathBuf,
+    /// Check every line and compile every script, then exit (non-zero on any error).
+    #[arg(long)]
+    pub test: bool,
+    /// Print every job's next N fire times, one `<job> <time>` per line, then exit.
+    #[arg(long, value_name = "N")]
+    pub next: Option<usize>,
+    /// Count --next from this time instead of now.
+    #[arg(long, value_name = "RFC3339", requires = "next",
+          value_parser = crate::cron::parse_now)]
+    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Write the log as one JSON object per line.
+    #[arg(long)]
+    pub json_logs: bool,
+    /// After downtime, run a job once if a time it missed is at most this old; older
+    /// missed times are skipped (a job's `grace=` option overrides this).
+    #[arg(long, value_name = "DURATION", default_value = "1h",
+          value_parser = crate::cron::parse_duration)]
+    pub missed_grace: std::time::Duration,
+    /// On SIGTERM or Ctrl-C, how long running jobs may take to finish before they are stopped.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::cron::parse_duration)]
+    pub shutdown_grace: std::time::Duration,
+    /// How long a run may take when its line sets no `timeout=` (0s: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m",
+          value_parser = crate::cron::parse_duration)]
+    pub job_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Bounds on what one script run may do.

@@ -18,6 +18,7 @@ pub fn execute(cli: Cli, runtime: &Runtime) -> Result<(), Error> {
             let config = Config::resolve(&cli.global)?;
             crate::campaign_command::execute(&config, runtime, &action)
         }
+        Command::Cron(args) => crate::cron::execute(&cli.global, runtime, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

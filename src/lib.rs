@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 mod commands;
 pub mod config;
+pub mod cron;
 pub mod engine;
 pub mod error;
 pub mod private;

@@ -15,6 +15,7 @@ use bridge::Bridge;
 use modules::zavu::{Target, ZavuHost};
 use rhai::{Array, Dynamic, Engine, Scope};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How far a script may go before it is stopped with a clear error.
@@ -98,8 +99,9 @@ pub struct CampaignDefaults {
 
 pub struct HostOptions {
     pub limits: Limits,
-    /// Journals and the script store live here; `None` where a command has none (`check`).
-    pub state_dir: Option<std::path::PathBuf>,
+    /// Campaign journals and `store::*` entries live here; `None` where a command has none
+    /// (`check`), which makes them fail with a clear error.
+    pub state_dir: Option<PathBuf>,
     pub campaign: CampaignDefaults,
     pub sink: Arc<dyn Sink>,
     /// Where `zavu` points; `None` for commands that never call the API (`check`).
@@ -138,6 +140,8 @@ pub fn build(opts: HostOptions) -> Engine {
     });
 
     api_error::register(&mut engine);
+    let store = modules::store::Store::new(opts.state_dir.clone(), opts.target.as_ref());
+    engine.register_static_module("store", modules::store::module(Arc::new(store)).into());
     let host = Arc::new(ZavuHost::new(opts.bridge.clone(), opts.target));
     modules::zavu::register(&mut engine, host.clone());
     modules::csv::register_types(&mut engine);

@@ -5,6 +5,7 @@ mod support;
 mod campaign;
 mod client_contract;
 mod client_resilience;
+mod cron;
 mod engine_scripts;
 mod sandbox_server;
 mod seed_scripts;

@@ -1,0 +1,207 @@
+//! The scheduler's log: one line per event on stderr — a run starting, a run ending (job,
+//! duration, outcome), what a script prints, skips, reloads — as text for people or, with
+//! `--json-logs`, one JSON object per line for machines.
+//!
+//! Text lines read `TIME LEVEL WHO: message`, where WHO is `cron` for the scheduler and
+//! `job[run]` for a run; lines a script wrote itself use `job[run]>` instead of `:`.
+//! This module formats and writes; what is worth a line is decided by its callers. It never
+//! sees the API key: nothing that carries one is passed in.
+
+use crate::api::Timestamp;
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+impl From<crate::engine::LogLevel> for Level {
+    fn from(l: crate::engine::LogLevel) -> Level {
+        match l {
+            crate::engine::LogLevel::Info => Level::Info,
+            crate::engine::LogLevel::Warn => Level::Warn,
+            crate::engine::LogLevel::Error => Level::Error,
+        }
+    }
+}
+
+/// One log line before formatting.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub level: Level,
+    /// `start`, `end`, `print`, `log`, `skip`, `missed`, `queued`, `loaded`, `reload`, …
+    pub event: &'static str,
+    pub job: Option<String>,
+    pub run: Option<u64>,
+    pub message: String,
+    /// Extra JSON fields (`slot`, `durationMs`, `outcome`, `error`, …).
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl Record {
+    pub fn new(level: Level, event: &'static str, message: impl Into<String>) -> Record {
+        Record {
+            level,
+            event,
+            job: None,
+            run: None,
+            message: message.into(),
+            fields: vec![],
+        }
+    }
+
+    pub fn job(mut self, job: &str) -> Record {
+        self.job = Some(job.to_string());
+        self
+    }
+
+    pub fn run(mut self, run: u64) -> Record {
+        self.run = Some(run);
+        self
+    }
+
+    pub fn field(mut self, key: &'static str, value: impl Into<Value>) -> Record {
+        self.fields.push((key, value.into()));
+        self
+    }
+}
+
+pub struct Log {
+    json: bool,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Log {
+    pub fn stderr(json: bool) -> Log {
+        Log::to_writer(json, Box::new(std::io::stderr()))
+    }
+
+    pub fn to_writer(json: bool, out: Box<dyn Write + Send>) -> Log {
+        Log {
+            json,
+            out: Mutex::new(out),
+        }
+    }
+
+    pub fn emit(&self, record: Record) {
+        let line = format_line(
+            self.json,
+            &Timestamp(chrono::Utc::now()).to_string(),
+            &record,
+        );
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // Nowhere to report a failing log; the scheduler goes on.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    pub fn info(&self, event: &'static str, message: impl Into<String>) {
+        self.emit(Record::new(Level::Info, event, message));
+    }
+
+    pub fn warn(&self, event: &'static str, message: impl Into<String>) {
+        self.emit(Record::new(Level::Warn, event, message));
+    }
+
+    pub fn error(&self, event: &'static str, message: impl Into<String>) {
+        self.emit(Record::new(Level::Error, event, message));
+    }
+}
+
+/// The line for a record at `time`.
+pub fn format_line(json: bool, time: &str, r: &Record) -> String {
+    if json {
+        let mut obj = Map::new();
+        obj.insert("time".into(), time.into());
+        obj.insert("level".into(), r.level.as_str().into());
+        obj.insert("event".into(), r.event.into());
+        if let Some(job) = &r.job {
+            obj.insert("job".into(), job.clone().into());
+        }
+        if let Some(run) = r.run {
+            obj.insert("run".into(), run.into());
+        }
+        obj.insert("msg".into(), r.message.clone().into());
+        for (k, v) in &r.fields {
+            obj.insert((*k).into(), v.clone());
+        }
+        return Value::Object(obj).to_string();
+    }
+    let from_script = matches!(r.event, "print" | "log");
+    let who = match (&r.job, r.run) {
+        (Some(job), Some(run)) => format!("{job}[{run}]"),
+        (Some(job), None) => job.clone(),
+        _ => "cron".to_string(),
+    };
+    let sep = if from_script { ">" } else { ":" };
+    // One event, one line: a message with line breaks keeps them visible but escaped.
+    let message = r.message.trim_end().replace('\r', "").replace('\n', "\\n");
+    format!("{time} {:<5} {who}{sep} {message}", r.level.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "2026-05-01T09:00:00.004Z";
+
+    #[test]
+    fn text_lines() {
+        let start = Record::new(
+            Level::Info,
+            "start",
+            "started (time 2026-05-01T09:00:00+00:00)",
+        )
+        .job("followup")
+        .run(3);
+        assert_eq!(
+            format_line(false, T, &start),
+            "2026-05-01T09:00:00.004Z info  followup[3]: started (time 2026-05-01T09:00:00+00:00)"
+        );
+        let print = Record::new(Level::Info, "print", "welcomed 2\n")
+            .job("followup")
+            .run(3);
+        assert_eq!(
+            format_line(false, T, &print),
+            "2026-05-01T09:00:00.004Z info  followup[3]> welcomed 2"
+        );
+        let multi = Record::new(Level::Error, "reload", "a\nb");
+        assert_eq!(
+            format_line(false, T, &multi),
+            "2026-05-01T09:00:00.004Z error cron: a\\nb"
+        );
+    }
+
+    #[test]
+    fn json_lines() {
+        let end = Record::new(Level::Error, "end", "failed in 1.5s: boom")
+            .job("followup")
+            .run(4)
+            .field("outcome", "failed")
+            .field("durationMs", 1500)
+            .field("error", "boom");
+        let v: Value = serde_json::from_str(&format_line(true, T, &end)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "time": T, "level": "error", "event": "end", "job": "followup", "run": 4,
+                "msg": "failed in 1.5s: boom", "outcome": "failed", "durationMs": 1500,
+                "error": "boom"
+            })
+        );
+    }
+}

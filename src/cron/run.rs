@@ -1,0 +1,228 @@
+//! One run of one job, on its own thread: a fresh engine with the scheduler's limits, the
+//! session's API target and the store; the script's `print` and `log::*` routed into the
+//! scheduler's log under the job's name; a timer that stops the run through its own
+//! [`Stop`] when the job's timeout passes. When the run ends — however it ends, a panic
+//! included — one [`Finished`] goes back to the scheduler.
+//!
+//! Runs never execute on a runtime worker (the engine blocks on the runtime); they never
+//! decide whether to start — overlap and timing are the scheduler's.
+
+use super::duration;
+use super::load::Job;
+use super::log::{Level, Log, Record};
+use crate::engine::bridge::{Bridge, Stop};
+use crate::engine::diagnostics;
+use crate::engine::modules::zavu::Target;
+use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
+use rhai::{Dynamic, EvalAltResult, Position};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What every run of a scheduler shares.
+pub struct RunEnv {
+    pub handle: Handle,
+    pub target: Target,
+    pub limits: Limits,
+    pub state_dir: Option<PathBuf>,
+    pub log: Arc<Log>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed(String),
+    TimedOut(Duration),
+    /// Stopped from outside (the scheduler shutting down); the reason.
+    Stopped(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed(_) => "failed",
+            Outcome::TimedOut(_) => "timed out",
+            Outcome::Stopped(_) => "stopped",
+        }
+    }
+
+    pub fn error(&self) -> Option<String> {
+        match self {
+            Outcome::Ok => None,
+            Outcome::Failed(e) => Some(e.clone()),
+            Outcome::TimedOut(t) => Some(format!("timed out after {}", duration::format(*t))),
+            Outcome::Stopped(why) => Some(why.clone()),
+        }
+    }
+
+    pub fn level(&self) -> Level {
+        match self {
+            Outcome::Ok => Level::Info,
+            Outcome::Stopped(_) => Level::Warn,
+            Outcome::Failed(_) | Outcome::TimedOut(_) => Level::Error,
+        }
+    }
+}
+
+/// A run that has ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub job: String,
+    pub run: u64,
+    pub elapsed: Duration,
+    pub outcome: Outcome,
+}
+
+/// Starts `job` as run number `run` on a new thread; `stop` stops it early.
+pub fn spawn(
+    env: &Arc<RunEnv>,
+    job: &Arc<Job>,
+    run: u64,
+    stop: Arc<Stop>,
+    done: UnboundedSender<Finished>,
+) -> std::io::Result<()> {
+    let (env, job) = (env.clone(), job.clone());
+    std::thread::Builder::new()
+        .name(format!("cron {}", job.name()))
+        .spawn(move || {
+            let started = Instant::now();
+            let timeout_reason = job
+                .timeout
+                .map(|t| format!("timed out after {}", duration::format(t)));
+            let timer = job.timeout.map(|t| {
+                let (stop, reason) = (stop.clone(), timeout_reason.clone().unwrap_or_default());
+                env.handle.spawn(async move {
+                    tokio::time::sleep(t).await;
+                    stop.trigger(reason);
+                })
+            });
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(&env, &job, run, &stop)
+            }));
+            if let Some(timer) = timer {
+                timer.abort();
+            }
+            let outcome = match result {
+                Ok(Ok(())) => Outcome::Ok,
+                Ok(Err(_)) if stop.is_set() && stop.reason() == timeout_reason => {
+                    Outcome::TimedOut(job.timeout.unwrap_or_default())
+                }
+                Ok(Err(_)) if stop.is_set() => {
+                    Outcome::Stopped(stop.reason().unwrap_or_else(|| "stopped".into()))
+                }
+                Ok(Err(e)) => Outcome::Failed(e),
+                Err(panic) => Outcome::Failed(format!(
+                    "the run crashed: {}",
+                    panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("no message")
+                )),
+            };
+            // The scheduler may already be gone (a forced exit); nothing to tell then.
+            let _ = done.send(Finished {
+                job: job.name().to_string(),
+                run,
+                elapsed: started.elapsed(),
+                outcome,
+            });
+        })
+        .map(|_| ())
+}
+
+fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), String> {
+    let engine = engine::build(HostOptions {
+        limits: env.limits,
+        sink: Arc::new(JobSink {
+            log: env.log.clone(),
+            job: job.name().to_string(),
+            run,
+        }),
+        target: Some(env.target.clone()),
+        bridge: Arc::new(Bridge::new(env.handle.clone(), stop.clone())),
+        state_dir: env.state_dir.clone(),
+        // A scheduled campaign reports through the job's log, not a progress display.
+        campaign: engine::CampaignDefaults {
+            quiet: true,
+            ..Default::default()
+        },
+    });
+    let mut scope = engine::new_scope(&job.spec.args);
+    engine
+        .eval_ast_with_scope::<Dynamic>(&mut scope, &job.ast)
+        .map(|_| ())
+        .map_err(|e| one_line(&job.script_name(), &e))
+}
+
+/// An error as one log-friendly line: the message and where it happened.
+pub fn one_line(script: &str, err: &EvalAltResult) -> String {
+    let mut e = err;
+    let mut call_pos = Position::NONE;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, pos) = e {
+        call_pos = *pos;
+        e = inner;
+    }
+    let pos = if e.position().is_none() {
+        call_pos
+    } else {
+        e.position()
+    };
+    let message = diagnostics::message(e);
+    match pos.line() {
+        Some(line) => format!(
+            "{message} (at {script}:{line}:{})",
+            pos.position().unwrap_or(1)
+        ),
+        None => message,
+    }
+}
+
+/// A script's output, into the log under its job and run.
+struct JobSink {
+    log: Arc<Log>,
+    job: String,
+    run: u64,
+}
+
+impl Sink for JobSink {
+    fn print(&self, text: &str) {
+        // `print("")` is a line too.
+        for line in text.lines().chain(text.is_empty().then_some("")) {
+            self.log.emit(
+                Record::new(Level::Info, "print", line)
+                    .job(&self.job)
+                    .run(self.run),
+            );
+        }
+    }
+
+    fn log(&self, level: LogLevel, text: &str) {
+        self.log.emit(
+            Record::new(level.into(), "log", text)
+                .job(&self.job)
+                .run(self.run),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_fit_on_one_line_with_their_place() {
+        let engine = rhai::Engine::new();
+        let err = engine
+            .eval::<Dynamic>("fn f(x) {\n  x.nope()\n}\nf(1)")
+            .unwrap_err();
+        let line = one_line("s.rhai", &err);
+        assert!(line.contains("(at s.rhai:2:"), "{line}");
+        assert!(!line.contains('\n'));
+        let err = engine.eval::<Dynamic>("throw \"boom\"").unwrap_err();
+        assert_eq!(one_line("s.rhai", &err), "boom (at s.rhai:1:1)");
+    }
+}
