@@ -454,3 +454,61 @@ async fn templates_are_seeded_and_listed() {
     let all = client.list_templates(&ListPage::default()).await.unwrap();
     assert!(all.items.iter().any(|t| t.id == "tmpl_xyz789"));
 }
+
+/// A base URL with a path prefix, as behind a gateway: a small proxy serves the sandbox
+/// under `/prefix`, and the client must keep the prefix on every call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_url_with_a_path_prefix_works() {
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+    let sb = TestSandbox::start().await;
+    let upstream = sb.url().to_string();
+    async fn forward(State(upstream): State<String>, req: Request) -> Response {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let Some(rest) = path.strip_prefix("/prefix").map(str::to_string) else {
+            return Response::builder()
+                .status(404)
+                .body(Body::from("no prefix"))
+                .unwrap();
+        };
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let mut out =
+            reqwest::Client::new().request(parts.method.clone(), format!("{upstream}{rest}"));
+        for (k, v) in parts.headers.iter() {
+            if k != "host" {
+                out = out.header(k, v);
+            }
+        }
+        let resp = out.body(bytes).send().await.unwrap();
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap();
+        Response::builder()
+            .status(status)
+            .body(Body::from(body))
+            .unwrap()
+    }
+    let app = axum::Router::new().fallback(forward).with_state(upstream);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let client = ApiClient::new(ClientOptions::new(
+        format!("http://{addr}/prefix/"),
+        ApiKey::new(KEY),
+    ))
+    .unwrap();
+    assert_eq!(client.base_url(), format!("http://{addr}/prefix"));
+    let inv = client.create_invitation(&acme()).await.unwrap();
+    assert_eq!(client.get_invitation(&inv.id).await.unwrap().id, inv.id);
+    assert_eq!(
+        client.cancel_invitation(&inv.id).await.unwrap().status,
+        InvitationStatus::Cancelled
+    );
+    assert_eq!(sb.invitation_count().await, 1);
+}
