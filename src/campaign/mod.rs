@@ -910,10 +910,16 @@ impl Run<'_, '_> {
                 );
             }
             Err(ClientError::Api(api)) if matches!(api.status, 401 | 403) => {
-                let r = self
-                    .journal
-                    .mark(self.campaign, &p.key, RowState::Planned, None, None);
-                self.journal(r);
+                // The key itself was refused: this row (and every later one) was not sent.
+                let message = format!("{} (the run stopped here)", api.message);
+                let code = api.code.clone();
+                self.fail(
+                    &a.planned,
+                    RowState::Planned,
+                    Action::Failed,
+                    &code,
+                    &message,
+                );
                 if self.halted.is_none() {
                     self.halted = Some(Halt::Api(ClientError::Api(api.clone())));
                 }

@@ -473,3 +473,30 @@ for x in r.results { if x.action != "created" { print(`${x.row} ${x.action} ${x.
         done.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_stops_the_campaign_at_once() {
+    let sb = TestSandbox::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = clients_csv(dir.path(), 500, &[]);
+    let mut c = cmd(&dir.path().join("state"));
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", "zv_test_not_this_one")
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .args(["run", "scripts/onboard_from_csv.rhai"])
+        .arg(&csv);
+    let done = output(c).await;
+    done.expect_code(3);
+    assert!(
+        done.stderr.contains("HTTP 401 unauthorized"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("not_this_one"), "the key never shows");
+    let requests = sb.stats().await["requests"].as_u64().unwrap();
+    assert!(
+        requests <= 9,
+        "stopped after the first refusals, not 500: {requests}"
+    );
+    assert_eq!(sb.invitation_count().await, 0);
+}
