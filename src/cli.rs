@@ -90,6 +90,8 @@ pub enum Command {
     },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// An interactive session against the API: completion, help, history (try --sandbox).
+    Repl(ReplArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -117,6 +119,12 @@ pub struct RunArgs {
     /// Arguments for the script, available as `ARGS`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -12,6 +12,7 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod repl;
 pub mod runner;
 pub mod sandbox;
 pub mod session;
