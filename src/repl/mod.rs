@@ -476,7 +476,7 @@ impl Repl {
                 .map(|t| t + "\n")
                 .unwrap_or_else(|| format!("{value}\n"))
         } else {
-            match render::value(value, self.out) {
+            match render::value(value, self.out, &|v| self.describe(v)) {
                 Some(t) => t,
                 None => return,
             }
@@ -497,6 +497,28 @@ impl Repl {
             .collect();
         vars.reverse();
         vars
+    }
+
+    /// A value of a registered type as scripts see it in `print`: its `to_string`.
+    fn describe(&self, value: &Dynamic) -> String {
+        let mut scope = Scope::new();
+        scope.push_dynamic("value", value.clone());
+        let described = self
+            .engine
+            .eval_with_scope::<String>(&mut scope, "to_string(value)")
+            .unwrap_or_default();
+        if !described.is_empty() && described != value.type_name() {
+            return described;
+        }
+        // No `to_string` of its own: Rhai would show the Rust path.
+        match value.type_name().rsplit("::").next() {
+            Some("InvitationIter") => {
+                "invitations, fetched as a loop asks: `for inv in zavu.invitations.all(…) { … }`"
+                    .into()
+            }
+            Some(short) => format!("<{short}>"),
+            None => value.type_name().to_string(),
+        }
     }
 
     fn names(&self) -> Names {
@@ -576,7 +598,7 @@ impl Repl {
         let mut any = false;
         for (name, constant, value) in self.variables() {
             any = true;
-            let preview = render::value(value, Style::default())
+            let preview = render::value(value, Style::default(), &|v| self.describe(v))
                 .map(|t| t.lines().next().unwrap_or_default().to_string())
                 .unwrap_or_else(|| "()".into());
             let preview = if preview.chars().count() > 60 {

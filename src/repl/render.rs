@@ -277,7 +277,7 @@ fn maps_of(items: &Array) -> Option<Vec<Map>> {
 }
 
 /// An input's value as the REPL shows it; `None` for `()`, which shows nothing.
-pub fn value(v: &Dynamic, style: Style) -> Option<String> {
+pub fn value(v: &Dynamic, style: Style, describe: Describe) -> Option<String> {
     if v.is_unit() {
         return None;
     }
@@ -319,10 +319,14 @@ pub fn value(v: &Dynamic, style: Style) -> Option<String> {
         return Some(table(&rows, kind, style));
     }
     let mut out = String::new();
-    write_value(&mut out, v, 0, style);
+    write_value(&mut out, v, 0, style, describe);
     out.push('\n');
     Some(out)
 }
+
+/// What a value of one of the engine's own types (an `ApiError`, a `zavu` client) says
+/// about itself: its `to_string`, which only the engine can call.
+pub type Describe<'a> = &'a dyn Fn(&Dynamic) -> String;
 
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
@@ -335,22 +339,22 @@ fn quoted(s: &str) -> String {
 }
 
 /// One line for small values, so `#{ a: 1 }` stays on one line.
-fn inline(v: &Dynamic, style: Style) -> Option<String> {
+fn inline(v: &Dynamic, style: Style, describe: Describe) -> Option<String> {
     if let Some(m) = v.read_lock::<Map>() {
         if m.is_empty() {
             return Some("#{}".into());
         }
         let parts: Option<Vec<String>> = m
             .iter()
-            .map(|(k, v)| inline(v, style).map(|s| format!("{}: {s}", key(k, style))))
+            .map(|(k, v)| inline(v, style, describe).map(|s| format!("{}: {s}", key(k, style))))
             .collect();
         return Some(format!("#{{ {} }}", parts?.join(", ")));
     }
     if let Some(a) = v.read_lock::<Array>() {
-        let parts: Option<Vec<String>> = a.iter().map(|v| inline(v, style)).collect();
+        let parts: Option<Vec<String>> = a.iter().map(|v| inline(v, style, describe)).collect();
         return Some(format!("[{}]", parts?.join(", ")));
     }
-    Some(scalar(v, style))
+    Some(scalar(v, style, describe))
 }
 
 fn key(k: &str, style: Style) -> String {
@@ -362,7 +366,7 @@ fn key(k: &str, style: Style) -> String {
     style.cyan(&shown)
 }
 
-fn scalar(v: &Dynamic, style: Style) -> String {
+fn scalar(v: &Dynamic, style: Style, describe: Describe) -> String {
     if v.is_unit() {
         return style.dim("()");
     }
@@ -375,7 +379,7 @@ fn scalar(v: &Dynamic, style: Style) -> String {
     if v.is_char() {
         return format!("{v:?}");
     }
-    v.to_string()
+    describe(v)
 }
 
 const WIDTH: usize = 80;
@@ -395,8 +399,8 @@ fn visible_len(s: &str) -> usize {
     n
 }
 
-fn write_value(out: &mut String, v: &Dynamic, indent: usize, style: Style) {
-    if let Some(line) = inline(v, style)
+fn write_value(out: &mut String, v: &Dynamic, indent: usize, style: Style, describe: Describe) {
+    if let Some(line) = inline(v, style, describe)
         && indent * 2 + visible_len(&line) <= WIDTH
     {
         out.push_str(&line);
@@ -408,7 +412,7 @@ fn write_value(out: &mut String, v: &Dynamic, indent: usize, style: Style) {
         out.push_str("#{\n");
         for (k, item) in m.iter() {
             let _ = write!(out, "{pad}{}: ", key(k, style));
-            write_value(out, item, indent + 1, style);
+            write_value(out, item, indent + 1, style, describe);
             out.push_str(",\n");
         }
         let _ = write!(out, "{end_pad}}}");
@@ -418,13 +422,13 @@ fn write_value(out: &mut String, v: &Dynamic, indent: usize, style: Style) {
         out.push_str("[\n");
         for item in a.iter() {
             out.push_str(&pad);
-            write_value(out, item, indent + 1, style);
+            write_value(out, item, indent + 1, style, describe);
             out.push_str(",\n");
         }
         let _ = write!(out, "{end_pad}]");
         return;
     }
-    out.push_str(&scalar(v, style));
+    out.push_str(&scalar(v, style, describe));
 }
 
 #[cfg(test)]
@@ -443,9 +447,13 @@ mod tests {
 
     const PLAIN: Style = Style { color: false };
 
+    fn value_of(v: &Dynamic, style: Style) -> Option<String> {
+        value(v, style, &|d| d.to_string())
+    }
+
     #[test]
     fn an_invitation_is_a_block() {
-        let out = value(
+        let out = value_of(
             &from_json(&inv("inv_1", Some("Acme Corp"), "pending")),
             PLAIN,
         )
@@ -460,7 +468,7 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("sender"), "{out}");
-        let wrapped = value(
+        let wrapped = value_of(
             &from_json(&json!({"invitation": inv("inv_1", None, "pending")})),
             PLAIN,
         )
@@ -472,7 +480,7 @@ mod tests {
     fn a_page_is_a_table_with_the_next_cursor() {
         let page = json!({"items": [inv("inv_1", Some("Acme Corp"), "pending"), inv("inv_22", None, "cancelled")],
             "nextCursor": "c2"});
-        let out = value(&from_json(&page), PLAIN).unwrap();
+        let out = value_of(&from_json(&page), PLAIN).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "id      client            status     expires");
         assert_eq!(
@@ -484,23 +492,23 @@ mod tests {
             "inv_22  contact@acme.com  cancelled  2025-01-22 12:00Z"
         );
         assert_eq!(lines[3], "next page: cursor \"c2\"");
-        let last = value(&from_json(&json!({"items": [], "nextCursor": null})), PLAIN).unwrap();
+        let last = value_of(&from_json(&json!({"items": [], "nextCursor": null})), PLAIN).unwrap();
         assert_eq!(last, "(no items on this page)\n");
     }
 
     #[test]
     fn other_values_are_indented_text() {
-        assert_eq!(value(&Dynamic::UNIT, PLAIN), None);
-        assert_eq!(value(&Dynamic::from(42_i64), PLAIN).unwrap(), "42\n");
-        assert_eq!(value(&Dynamic::from("hi"), PLAIN).unwrap(), "\"hi\"\n");
+        assert_eq!(value_of(&Dynamic::UNIT, PLAIN), None);
+        assert_eq!(value_of(&Dynamic::from(42_i64), PLAIN).unwrap(), "42\n");
+        assert_eq!(value_of(&Dynamic::from("hi"), PLAIN).unwrap(), "\"hi\"\n");
         let small = from_json(&json!({"a": 1, "b": [true, null], "odd key": "x"}));
         assert_eq!(
-            value(&small, PLAIN).unwrap(),
+            value_of(&small, PLAIN).unwrap(),
             "#{ a: 1, b: [true, ()], \"odd key\": \"x\" }\n"
         );
         let long = from_json(&json!({"message": {"id": "msg_1", "to": "+14155551234",
             "content": {"templateId": "tmpl_xyz789", "templateVariables": {"1": "John"}}, "status": "queued"}}));
-        let out = value(&long, PLAIN).unwrap();
+        let out = value_of(&long, PLAIN).unwrap();
         assert!(
             out.starts_with("#{\n  message: #{\n    content: #{"),
             "{out}"
@@ -511,9 +519,9 @@ mod tests {
     #[test]
     fn colour_only_when_asked() {
         let on = Style { color: true };
-        let out = value(&from_json(&inv("inv_1", None, "completed")), on).unwrap();
+        let out = value_of(&from_json(&inv("inv_1", None, "completed")), on).unwrap();
         assert!(out.contains("\x1b[32mcompleted\x1b[0m"), "{out:?}");
-        let off = value(&from_json(&inv("inv_1", None, "completed")), PLAIN).unwrap();
+        let off = value_of(&from_json(&inv("inv_1", None, "completed")), PLAIN).unwrap();
         assert!(!off.contains('\x1b'));
     }
 }
