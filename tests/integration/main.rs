@@ -5,5 +5,6 @@ mod support;
 mod client_contract;
 mod client_resilience;
 mod engine_scripts;
+mod repl;
 mod sandbox_server;
 mod seed_scripts;
