@@ -570,6 +570,58 @@ mod tests {
         );
     }
 
+    /// Whatever is typed, at whatever cursor position: no panic, and offsets that are
+    /// character boundaries.
+    #[test]
+    fn any_text_is_safe() {
+        const PIECES: &[&str] = &[
+            "zavu",
+            ".",
+            "invitations",
+            "create",
+            "(",
+            ")",
+            "#{",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "::",
+            "\"",
+            "'",
+            "`",
+            "${",
+            "\\",
+            "\n",
+            " ",
+            "//",
+            "/*",
+            "*/",
+            "é",
+            "→",
+            "x",
+            "1",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..3000 {
+            let text: String = (0..rng.usize(0..24))
+                .map(|_| PIECES[rng.usize(..PIECES.len())])
+                .collect();
+            for (cut, _) in text.char_indices().chain([(text.len(), ' ')]) {
+                let head = &text[..cut];
+                let _ = input::balance(head);
+                let _ = input::strip_continuations(head);
+                let ctx = context(head);
+                let _ = catalog().candidates(&ctx, &Names::default());
+                if let Context::Name { start, .. } | Context::ParamKey { start, .. } = ctx {
+                    assert!(head.is_char_boundary(start), "{head:?} {start}");
+                }
+            }
+        }
+    }
+
     fn catalog() -> Catalog {
         Catalog {
             commands: vec![":help", ":history", ":load", ":quit", ":vars", ":clear"],

@@ -433,6 +433,8 @@ impl Repl {
                 .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast)
         };
         self.ast.clear_statements();
+        // A stop that ended this input must not end what comes next (`:vars`, rendering).
+        self.stop.reset();
         match result {
             Ok(value) => {
                 self.show(&value);
@@ -573,7 +575,6 @@ impl Repl {
                 self.scope = engine::new_scope(&[]);
                 self.ast = AST::empty();
                 self.sources.clear();
-                front.refresh(self.names());
                 eprintln!("{}", self.err.dim("variables and functions forgotten"));
             }
             other => {
@@ -591,6 +592,7 @@ impl Repl {
             }
         }
         let _ = std::io::stdout().flush();
+        front.refresh(self.names());
         Flow::Continue
     }
 
@@ -609,7 +611,7 @@ impl Repl {
             println!(
                 "{}{name}: {} = {preview}",
                 if constant { "const " } else { "" },
-                value.type_name()
+                self.engine.map_type_name(value.type_name())
             );
         }
         let mut functions: Vec<_> = self
