@@ -97,6 +97,8 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
     Cron(CronArgs),
+    /// An interactive session against the API: completion, help, history (try --sandbox).
+    Repl(ReplArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -193,6 +195,12 @@ pub struct CronArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m",
           value_parser = crate::cron::parse_duration)]
     pub job_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -28,6 +28,10 @@ pub fn execute(cli: Cli, runtime: &Runtime) -> Result<(), Error> {
             );
             Ok(())
         }
+        Command::Repl(args) => {
+            let config = Config::resolve(&cli.global)?;
+            crate::repl::run(&config, runtime, &args)
+        }
         Command::Sandbox(args) => {
             let config = Config::resolve(&cli.global)?;
             runtime.block_on(serve_sandbox(&config, &args))

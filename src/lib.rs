@@ -16,6 +16,7 @@ pub mod cron;
 pub mod engine;
 pub mod error;
 pub mod private;
+pub mod repl;
 pub mod runner;
 pub mod sandbox;
 pub mod session;

@@ -7,5 +7,6 @@ mod client_contract;
 mod client_resilience;
 mod cron;
 mod engine_scripts;
+mod repl;
 mod sandbox_server;
 mod seed_scripts;
