@@ -143,12 +143,16 @@ s = json.loads(sys.argv[1]); start, end = float(sys.argv[2]), float(sys.argv[3])
 limit, window, code, last = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 by = s["byStatus"]; total = s["requests"]; limited = int(by.get("429", 0))
 served = total - limited; elapsed = end - start
-# The sandbox's windows are aligned to multiples of the window length. An ideal client
-# sends `limit` in every window it touches, so it touches ceil(served/limit) of them.
-windows = int(end // window) - int(start // window) + 1
+# Budget share in steady state: the windows strictly inside the run (the first starts at a
+# random point of its window and the last runs out of rows), as the sandbox counted them.
+wins = s.get("rateWindows", [])
+inner = wins[1:-1]
 print(f"   script: exit {code}, '{last}'")
-print(f"   {served} requests served in {elapsed:.1f} s ({served/elapsed*60:.0f}/min against {limit*60/window:.0f}/min), "
-      f"over {windows} windows of {window} s: {100*served/(limit*windows):.1f}% of the budget those windows held")
+print(f"   {served} requests served in {elapsed:.1f} s ({served/elapsed*60:.0f}/min against {limit*60/window:.0f}/min), over {len(wins)} windows")
+print("   allowed per window: " + ", ".join(str(w["allowed"]) for w in wins))
+if inner:
+    share = sum(w["allowed"] for w in inner) / (limit * len(inner))
+    print(f"   share of the budget used in the {len(inner)} full windows inside the run: {100*share:.1f}%")
 print(f"   429s issued by the sandbox: {limited} of {total} requests ({100*limited/max(total,1):.2f}%)")
 PY
     echo "   429s that reached the script: $(grep -c 'rate_limited' "$work/rl.out" || true)"

@@ -206,7 +206,11 @@ async fn reset(State(app): App) -> Response {
     app.store().reset();
     app.clock.restore();
     *lock(&app.faults) = Default::default();
-    lock(&app.windows).clear();
+    {
+        let mut windows = lock(&app.windows);
+        windows.clear();
+        windows.clear_history();
+    }
     lock(&app.stats).clear();
     app.touched();
     json_response(StatusCode::OK, &json!({"ok": true}))
@@ -219,6 +223,14 @@ async fn stats(State(app): App) -> Response {
         (store.invitation_counts(now), store.message_total())
     };
     let invitations: Map<String, Value> = counts.into_iter().map(|(k, v)| (k, json!(v))).collect();
-    let body = lock(&app.stats).to_json(invitations, messages);
+    let windows: Vec<Value> = lock(&app.windows)
+        .history()
+        .into_iter()
+        .map(|(start, allowed, limited)| {
+            json!({"start": crate::api::Timestamp::from_millis(start), "allowed": allowed, "limited": limited})
+        })
+        .collect();
+    let mut body = lock(&app.stats).to_json(invitations, messages);
+    body["rateWindows"] = Value::Array(windows);
     json_response(StatusCode::OK, &body)
 }

@@ -158,7 +158,13 @@ pub struct RateDecision {
 #[derive(Debug, Default)]
 pub struct RateWindows {
     windows: HashMap<String, (i64, u64)>,
+    /// Per window (by its start, epoch ms), all keys together: requests allowed and
+    /// refused — so a benchmark can see how much of each window's budget a client used.
+    history: std::collections::BTreeMap<i64, (u64, u64)>,
 }
+
+/// Windows remembered in the history.
+const HISTORY_WINDOWS: usize = 1000;
 
 impl RateWindows {
     pub fn check(&mut self, key: &str, limit: u64, window_s: u64, now_ms: i64) -> RateDecision {
@@ -173,6 +179,15 @@ impl RateWindows {
         if allowed {
             entry.1 += 1;
         }
+        let seen = self.history.entry(index * window_ms).or_insert((0, 0));
+        if allowed {
+            seen.0 += 1;
+        } else {
+            seen.1 += 1;
+        }
+        if self.history.len() > HISTORY_WINDOWS {
+            self.history.pop_first();
+        }
         let wait_ms = (reset_ms - now_ms).max(0) as u64;
         RateDecision {
             allowed,
@@ -183,8 +198,21 @@ impl RateWindows {
         }
     }
 
+    /// Forgets every key's current count (new limits start afresh); keeps the history.
     pub fn clear(&mut self) {
         self.windows.clear();
+    }
+
+    pub fn clear_history(&mut self) {
+        self.history.clear();
+    }
+
+    /// (window start in epoch ms, requests allowed, requests refused), oldest first.
+    pub fn history(&self) -> Vec<(i64, u64, u64)> {
+        self.history
+            .iter()
+            .map(|(s, (a, l))| (*s, *a, *l))
+            .collect()
     }
 }
 
@@ -226,5 +254,6 @@ mod tests {
         assert_eq!(over.retry_after_s, 1);
         assert!(w.check("other", 2, 1, t0 + 20).allowed);
         assert!(w.check("k", 2, 1, 11_000).allowed);
+        assert_eq!(w.history(), vec![(10_000, 3, 1), (11_000, 1, 0)]);
     }
 }
