@@ -29,6 +29,16 @@ impl InvitationStatus {
         InvitationStatus::Failed,
     ];
 
+    /// The names of [`InvitationStatus::KNOWN`], as they travel.
+    pub const NAMES: [&'static str; 6] = [
+        "pending",
+        "in_progress",
+        "completed",
+        "expired",
+        "cancelled",
+        "failed",
+    ];
+
     pub fn as_str(&self) -> &str {
         match self {
             InvitationStatus::Pending => "pending",
@@ -158,4 +168,18 @@ pub struct ListInvitations {
     pub limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_known_statuses_and_unknown_ones_survive() {
+        let names: Vec<&str> = InvitationStatus::KNOWN.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, InvitationStatus::NAMES);
+        let newer: InvitationStatus = serde_json::from_str("\"paused\"").unwrap();
+        assert_eq!(newer, InvitationStatus::Other("paused".into()));
+        assert_eq!(serde_json::to_string(&newer).unwrap(), "\"paused\"");
+    }
 }

@@ -351,6 +351,20 @@ fn plan_only(
     })
 }
 
+/// A row that was not invited in this run, with the code and reason.
+fn unsent_result(p: &Planned, action: Action, code: &str, message: &str) -> RowResult {
+    RowResult {
+        row: p.line,
+        key: Some(p.key.clone()),
+        action,
+        invitation_id: None,
+        url: None,
+        status: None,
+        error_code: Some(code.to_string()),
+        message: Some(message.to_string()),
+    }
+}
+
 fn invalid_result(p: &plan::Problem) -> RowResult {
     RowResult {
         row: p.line,
@@ -494,16 +508,12 @@ impl Run<'_, '_> {
             }
         }
         for p in std::mem::take(&mut self.lost) {
-            self.record(RowResult {
-                row: p.line,
-                key: Some(p.key.clone()),
-                action: Action::Failed,
-                invitation_id: None,
-                url: None,
-                status: None,
-                error_code: Some("outcome_unknown".into()),
-                message: Some("the answer was lost and the server did not show the invitation yet; the next run reconciles it before sending again".into()),
-            });
+            self.record(unsent_result(
+                &p,
+                Action::Failed,
+                "outcome_unknown",
+                "the answer was lost and the server did not show the invitation yet; the next run reconciles it before sending again",
+            ));
         }
         // Invitations adopted for rows that are no longer in the source.
         let leftovers: Vec<(String, Invitation)> = self.adopted_earlier.drain().collect();
@@ -574,25 +584,11 @@ impl Run<'_, '_> {
                 for e in entries {
                     match found.get(&e.key) {
                         Some(inv) => {
-                            let r = self.journal.mark_created(
-                                self.campaign,
-                                &e.key,
-                                &inv.id,
-                                &inv.url,
-                                inv.status.as_str(),
-                            );
-                            self.journal(r);
+                            self.journal_created(&e.key, inv);
                             self.adopted_earlier.insert(e.key.clone(), inv.clone());
                         }
                         None => {
-                            let r = self.journal.mark(
-                                self.campaign,
-                                &e.key,
-                                RowState::Planned,
-                                None,
-                                None,
-                            );
-                            self.journal(r);
+                            self.journal_replan(&e.key);
                         }
                     }
                 }
@@ -657,14 +653,7 @@ impl Run<'_, '_> {
                 for p in lost {
                     match found.get(&p.key) {
                         Some(inv) => {
-                            let r = self.journal.mark_created(
-                                self.campaign,
-                                &p.key,
-                                &inv.id,
-                                &inv.url,
-                                inv.status.as_str(),
-                            );
-                            self.journal(r);
+                            self.journal_created(&p.key, inv);
                             self.record(created_result(
                                 &p,
                                 inv,
@@ -673,14 +662,7 @@ impl Run<'_, '_> {
                             ));
                         }
                         None => {
-                            let r = self.journal.mark(
-                                self.campaign,
-                                &p.key,
-                                RowState::Planned,
-                                None,
-                                None,
-                            );
-                            self.journal(r);
+                            self.journal_replan(&p.key);
                             resend.push(p);
                         }
                     }
@@ -815,16 +797,12 @@ impl Run<'_, '_> {
                     return None;
                 }
                 Some(e) if e.state == RowState::Unknown => {
-                    self.record(RowResult {
-                        row: planned.line,
-                        key: Some(planned.key.clone()),
-                        action: Action::Failed,
-                        invitation_id: None,
-                        url: None,
-                        status: None,
-                        error_code: Some("outcome_unknown".into()),
-                        message: Some("an earlier attempt's outcome is still unknown; not resent until it is reconciled".into()),
-                    });
+                    self.record(unsent_result(
+                        &planned,
+                        Action::Failed,
+                        "outcome_unknown",
+                        "an earlier attempt's outcome is still unknown; not resent until it is reconciled",
+                    ));
                     return None;
                 }
                 _ => {}
@@ -848,16 +826,23 @@ impl Run<'_, '_> {
             .journal
             .mark(self.campaign, &p.key, state, Some(code), Some(message));
         self.journal(r);
-        self.record(RowResult {
-            row: p.line,
-            key: Some(p.key.clone()),
-            action,
-            invitation_id: None,
-            url: None,
-            status: None,
-            error_code: Some(code.to_string()),
-            message: Some(message.to_string()),
-        });
+        self.record(unsent_result(p, action, code, message));
+    }
+
+    /// Records in the journal that an invitation exists for this row.
+    fn journal_created(&mut self, key: &str, inv: &Invitation) {
+        let r =
+            self.journal
+                .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
+        self.journal(r);
+    }
+
+    /// Makes a row sendable again: reconciliation showed its attempt created nothing.
+    fn journal_replan(&mut self, key: &str) {
+        let r = self
+            .journal
+            .mark(self.campaign, key, RowState::Planned, None, None);
+        self.journal(r);
     }
 
     fn complete(&mut self, a: Attempt) {
@@ -869,14 +854,7 @@ impl Run<'_, '_> {
             Ok(inv) => {
                 self.skew
                     .observe(a.sent_ms, a.received_ms, inv.created_at.millis());
-                let r = self.journal.mark_created(
-                    self.campaign,
-                    &p.key,
-                    &inv.id,
-                    &inv.url,
-                    inv.status.as_str(),
-                );
-                self.journal(r);
+                self.journal_created(&p.key, inv);
                 self.record(created_result(p, inv, Action::Created, None));
             }
             Err(e) if e.is_outcome_unknown() => {

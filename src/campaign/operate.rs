@@ -2,7 +2,7 @@
 //! counts per row state and per invitation status, optionally refreshed from the API —
 //! and clean-up: cancel the invitations it created that are still open.
 
-use super::journal::{Journal, RowState};
+use super::journal::{CampaignId, Journal, RowState};
 use super::journal_path;
 use super::lock::CampaignLock;
 use crate::api::InvitationStatus;
@@ -31,15 +31,19 @@ pub struct Cleanup {
     pub would_cancel: u64,
 }
 
-fn open(state_dir: &Path) -> Result<Journal, String> {
-    Journal::open(&journal_path(state_dir)).map_err(|e| e.to_string())
-}
-
-fn not_found(name: &str, client: &ApiClient) -> String {
-    format!(
-        "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
-        client.base_url()
-    )
+/// The journal and the campaign's id, for this client's target and key.
+fn find(state_dir: &Path, client: &ApiClient, name: &str) -> Result<(Journal, CampaignId), String> {
+    let journal = Journal::open(&journal_path(state_dir)).map_err(|e| e.to_string())?;
+    let c = journal
+        .find_campaign(client.base_url(), &client.key().fingerprint(), name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
+                client.base_url()
+            )
+        })?;
+    Ok((journal, c))
 }
 
 /// Where a campaign stands. With `refresh`, each created invitation's status is read
@@ -50,12 +54,7 @@ pub async fn status(
     name: &str,
     refresh: bool,
 ) -> Result<Status, String> {
-    let journal = open(state_dir)?;
-    let fp = client.key().fingerprint();
-    let c = journal
-        .find_campaign(client.base_url(), &fp, name)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| not_found(name, client))?;
+    let (journal, c) = find(state_dir, client, name)?;
     if refresh {
         let created = journal
             .in_state(c, RowState::Created)
@@ -95,12 +94,8 @@ pub async fn cleanup(
     name: &str,
     dry_run: bool,
 ) -> Result<Cleanup, String> {
-    let journal = open(state_dir)?;
+    let (journal, c) = find(state_dir, client, name)?;
     let fp = client.key().fingerprint();
-    let c = journal
-        .find_campaign(client.base_url(), &fp, name)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| not_found(name, client))?;
     let _lock = CampaignLock::acquire(state_dir, client.base_url(), &fp, name)?;
     let created = journal
         .in_state(c, RowState::Created)

@@ -261,8 +261,7 @@ async fn get_invitation(State(app): App, Id(id): Id) -> Result<Response, ApiFail
 
 async fn list_invitations(State(app): App, q: QueryParams) -> Result<Response, ApiFailure> {
     let limit = q.limit()?;
-    let statuses: Vec<&str> = InvitationStatus::KNOWN.iter().map(|s| s.as_str()).collect();
-    let status = q.one_of("status", &statuses)?;
+    let status = q.one_of("status", &InvitationStatus::NAMES)?;
     let now = app.clock.now();
     let page = app
         .store()

@@ -364,21 +364,6 @@ fn list_page(call: &'static str, map: &Map) -> RhaiResult<ListPage> {
     Ok(out)
 }
 
-fn invitation_statuses() -> Vec<&'static str> {
-    InvitationStatus::KNOWN
-        .iter()
-        .map(|s| match s {
-            InvitationStatus::Pending => "pending",
-            InvitationStatus::InProgress => "in_progress",
-            InvitationStatus::Completed => "completed",
-            InvitationStatus::Expired => "expired",
-            InvitationStatus::Cancelled => "cancelled",
-            InvitationStatus::Failed => "failed",
-            InvitationStatus::Other(_) => "",
-        })
-        .collect()
-}
-
 fn list_invitations_params(
     call: &'static str,
     map: &Map,
@@ -390,9 +375,8 @@ fn list_invitations_params(
         &["status", "limit"]
     };
     let mut p = Params::new(call, map, allowed)?;
-    let statuses = invitation_statuses();
     let out = ListInvitations {
-        status: p.one_of("status", &statuses),
+        status: p.one_of("status", &InvitationStatus::NAMES),
         limit: p.limit(),
         cursor: if allow_cursor {
             p.string("cursor")
