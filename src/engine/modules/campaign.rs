@@ -425,6 +425,15 @@ fn counts(map: &std::collections::BTreeMap<String, i64>) -> Dynamic {
     )
 }
 
+/// The outcome of an operation run on the bridge, as a script result.
+fn settled<T>(
+    call: &str,
+    r: Result<Result<T, String>, crate::engine::bridge::Stopped>,
+) -> RhaiResult<T> {
+    r.map_err(|stopped| super::zavu::stopped(stopped.0))?
+        .map_err(|e| format!("{call}: {e}").into())
+}
+
 fn status(
     host: &ZavuHost,
     dir: &Option<PathBuf>,
@@ -433,16 +442,11 @@ fn status(
 ) -> RhaiResult<Dynamic> {
     let dir = state_dir(dir)?;
     let zavu = host.default_zavu()?;
-    let client = zavu.client().clone();
-    let name_owned = name.to_string();
-    let dir_owned = dir.clone();
-    let s = host
-        .bridge()
-        .block_on(async move {
-            campaign::operate::status(&dir_owned, &client, &name_owned, refresh).await
-        })
-        .map_err(|stopped| super::zavu::stopped(stopped.0))?
-        .map_err(|e| -> Box<EvalAltResult> { format!("campaign::status: {e}").into() })?;
+    let s = settled(
+        "campaign::status",
+        host.bridge()
+            .block_on(campaign::operate::status(dir, zavu.client(), name, refresh)),
+    )?;
     let mut m = Map::new();
     m.insert("name".into(), s.name.into());
     m.insert("rows".into(), counts(&s.rows));
@@ -453,16 +457,11 @@ fn status(
 fn cleanup(host: &ZavuHost, dir: &Option<PathBuf>, name: &str) -> RhaiResult<Dynamic> {
     let dir = state_dir(dir)?;
     let zavu = host.default_zavu()?;
-    let client = zavu.client().clone();
-    let name_owned = name.to_string();
-    let dir_owned = dir.clone();
-    let c = host
-        .bridge()
-        .block_on(async move {
-            campaign::operate::cleanup(&dir_owned, &client, &name_owned, false).await
-        })
-        .map_err(|stopped| super::zavu::stopped(stopped.0))?
-        .map_err(|e| -> Box<EvalAltResult> { format!("campaign::cleanup: {e}").into() })?;
+    let c = settled(
+        "campaign::cleanup",
+        host.bridge()
+            .block_on(campaign::operate::cleanup(dir, zavu.client(), name, false)),
+    )?;
     let mut m = Map::new();
     m.insert("cancelled".into(), Dynamic::from(c.cancelled as i64));
     m.insert("closed".into(), Dynamic::from(c.closed as i64));
