@@ -73,6 +73,17 @@ fn onboard(sb: &TestSandbox, state: &Path, csv: &Path) -> std::process::Command 
     c
 }
 
+/// `--dry-run` belongs to `run`, before the script path.
+fn dry_run(sb: &TestSandbox, state: &Path, csv: &Path) -> std::process::Command {
+    let mut c = cmd(state);
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .args(["run", "--dry-run", "scripts/onboard_from_csv.rhai"])
+        .arg(csv);
+    c
+}
+
 async fn output(mut c: std::process::Command) -> crate::support::Done {
     let out = tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
@@ -243,18 +254,7 @@ async fn dry_run_plans_without_sending() {
     let sb = TestSandbox::start().await;
     let state = tempfile::tempdir().unwrap();
     let csv = example_csv(state.path());
-    // `--dry-run` belongs to `run`, before the script path.
-    let mut dry = cmd(state.path());
-    dry.current_dir(repo())
-        .env("ZAVUDEV_API_KEY", &sb.key)
-        .env("ZAVUDEV_BASE_URL", sb.url())
-        .args([
-            "run",
-            "--dry-run",
-            "scripts/onboard_from_csv.rhai",
-            "examples/clients.csv",
-        ]);
-    let plan = output(dry).await;
+    let plan = output(dry_run(&sb, state.path(), &csv)).await;
     plan.ok();
     assert_eq!(
         plan.lines().last(),
@@ -264,17 +264,7 @@ async fn dry_run_plans_without_sending() {
     assert_eq!(sb.stats().await["requests"], json!(0));
 
     output(onboard(&sb, state.path(), &csv)).await.ok();
-    let mut dry = cmd(state.path());
-    dry.current_dir(repo())
-        .env("ZAVUDEV_API_KEY", &sb.key)
-        .env("ZAVUDEV_BASE_URL", sb.url())
-        .args([
-            "run",
-            "--dry-run",
-            "scripts/onboard_from_csv.rhai",
-            "examples/clients.csv",
-        ]);
-    let plan = output(dry).await;
+    let plan = output(dry_run(&sb, state.path(), &csv)).await;
     assert_eq!(
         plan.lines().last(),
         Some(&"dry run: would create 0, skip 16, invalid 4")
