@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 use zavu_script::api::CreateInvitation;
 use zavu_script::client::{ApiClient, ApiKey, ClientOptions};
-use zavu_script::engine::bridge::{Bridge, Stop};
+use zavu_script::engine::bridge::Bridge;
 use zavu_script::engine::modules::zavu::Target;
 use zavu_script::engine::{self, HostOptions, LogLevel, Sink};
 use zavu_script::sandbox::{Sandbox, SandboxOptions};
+use zavu_script::stop::Stop;
 
 struct Quiet;
 impl Sink for Quiet {

@@ -115,7 +115,7 @@ fn default_state_dir() -> Result<PathBuf, Error> {
 
 /// Creates a directory readable only by its owner (0700), and tightens an existing one.
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    crate::private::create_dir(dir).map_err(|e| Error::Io {
+    crate::files::create_private_dir(dir).map_err(|e| Error::Io {
         path: dir.to_path_buf(),
         source: e,
     })

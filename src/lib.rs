@@ -13,13 +13,15 @@ pub mod client;
 mod commands;
 pub mod config;
 pub mod cron;
+pub mod duration;
 pub mod engine;
 pub mod error;
-pub mod private;
+pub mod files;
 pub mod repl;
 pub mod runner;
 pub mod sandbox;
 pub mod session;
+pub mod stop;
 
 pub use error::Error;
 

@@ -4,11 +4,12 @@
 
 use crate::cli::RunArgs;
 use crate::config::Config;
-use crate::engine::bridge::{Bridge, Stop};
+use crate::engine::bridge::Bridge;
 use crate::engine::diagnostics::{self, FailureKind};
 use crate::engine::{self, HostOptions, StdSink};
 use crate::error::Error;
 use crate::session::{Session, stop_on_ctrl_c};
+use crate::stop::Stop;
 use rhai::{AST, Dynamic, Engine};
 use std::path::Path;
 use std::sync::Arc;

@@ -3,10 +3,11 @@
 //! script of the session shares.
 
 use crate::config::{Config, Target as ConfiguredTarget};
-use crate::engine::bridge::{Bridge, Stop};
+use crate::engine::bridge::Bridge;
 use crate::engine::modules::zavu::Target;
 use crate::error::Error;
 use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::stop::Stop;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 

@@ -164,7 +164,7 @@ impl Journal {
         };
         if !path.exists() {
             // Create the file ourselves so it is never world-readable, even briefly.
-            crate::private::create_file(path).map_err(|e| {
+            crate::files::create_private_file(path).map_err(|e| {
                 err(rusqlite::Error::InvalidPath(PathBuf::from(format!(
                     "{}: {e}",
                     path.display()

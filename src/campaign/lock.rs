@@ -20,7 +20,7 @@ impl CampaignLock {
         name: &str,
     ) -> Result<CampaignLock, String> {
         let dir = state_dir.join("locks");
-        crate::private::create_dir(&dir)
+        crate::files::create_private_dir(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let id =
             hex::encode(&Sha256::digest(format!("{target}\n{key_fp}\n{name}").as_bytes())[..12]);

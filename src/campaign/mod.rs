@@ -21,7 +21,7 @@ pub mod report;
 
 use crate::api::Invitation;
 use crate::client::{ApiClient, ClientError};
-use crate::engine::bridge::Stop;
+use crate::stop::Stop;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use journal::{CampaignId, Entry, Journal, JournalError, RowState};

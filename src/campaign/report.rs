@@ -3,7 +3,7 @@
 //! runs, so a report of any size never sits in memory. Both files are created 0600: they
 //! hold clients' emails and phones.
 
-use crate::engine::modules::csv::neutralise;
+use crate::files::neutralise;
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -68,8 +68,10 @@ impl Report {
     pub fn create(base: &Path) -> Result<Report, String> {
         let csv_path = PathBuf::from(format!("{}.csv", base.display()));
         let json_path = PathBuf::from(format!("{}.json", base.display()));
-        let csv_file = crate::private::create_file(&csv_path).map_err(|e| io(&csv_path, e))?;
-        let json_file = crate::private::create_file(&json_path).map_err(|e| io(&json_path, e))?;
+        let csv_file =
+            crate::files::create_private_file(&csv_path).map_err(|e| io(&csv_path, e))?;
+        let json_file =
+            crate::files::create_private_file(&json_path).map_err(|e| io(&json_path, e))?;
         let mut csv = csv::Writer::from_writer(BufWriter::new(csv_file));
         csv.write_record([
             "row",

@@ -15,8 +15,8 @@
 //! may be quoted with `'…'` or `"…"`. This module only parses: it reads no script and
 //! knows no clock.
 
-use super::duration;
 use super::schedule::Schedule;
+use crate::duration;
 use chrono_tz::Tz;
 use std::fmt;
 use std::path::{Path, PathBuf};

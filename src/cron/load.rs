@@ -5,8 +5,9 @@
 
 use super::crontab::{self, JobSpec, LineError, Overlap, Timeout, When};
 use super::zone;
-use crate::engine::bridge::{Bridge, Stop};
+use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, StdSink};
+use crate::stop::Stop;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rhai::{AST, Engine};

@@ -10,7 +10,6 @@
 //! This file only dispatches `--test`, `--next` and running.
 
 pub mod crontab;
-pub mod duration;
 pub mod load;
 pub mod log;
 pub mod plan;
@@ -39,7 +38,7 @@ pub fn parse_now(text: &str) -> Result<DateTime<FixedOffset>, String> {
 
 /// `--missed-grace`, `--shutdown-grace` and `--job-timeout` as clap reads them.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    duration::parse(text)
+    crate::duration::parse(text)
 }
 
 pub fn execute(global: &GlobalArgs, runtime: &Runtime, args: &CronArgs) -> Result<(), Error> {

@@ -7,13 +7,14 @@
 //! Runs never execute on a runtime worker (the engine blocks on the runtime); they never
 //! decide whether to start — overlap and timing are the scheduler's.
 
-use super::duration;
 use super::load::Job;
 use super::log::{Level, Log, Record};
-use crate::engine::bridge::{Bridge, Stop};
+use crate::duration;
+use crate::engine::bridge::Bridge;
 use crate::engine::diagnostics;
 use crate::engine::modules::zavu::Target;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
+use crate::stop::Stop;
 use rhai::{Dynamic, EvalAltResult, Position};
 use std::path::PathBuf;
 use std::sync::Arc;

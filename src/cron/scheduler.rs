@@ -9,14 +9,14 @@
 //! stays thin: it never computes a schedule or judges lateness itself.
 
 use super::crontab::{Overlap, When};
-use super::duration;
 use super::load::{self, Defaults, Job, Loaded};
 use super::log::{Level, Log, Record};
 use super::plan::{self, Decision};
 use super::run::{self, Finished, RunEnv};
 use super::state::{CronState, JobState, StateFile};
-use crate::engine::bridge::Stop;
+use crate::duration;
 use crate::error::Error;
+use crate::stop::Stop;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

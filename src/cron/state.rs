@@ -5,7 +5,6 @@
 //!
 //! It reads and writes that file; deciding what a missed time means is [`super::plan`]'s job.
 
-use crate::config::create_private_dir;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,13 +94,13 @@ impl StateFile {
             move |source| Error::Io { path, source }
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        create_private_dir(dir)?;
+        crate::files::create_private_dir(dir).map_err(io(dir))?;
         let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(state).map_err(|e| Error::Io {
             path: self.path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let mut file = crate::private::create_file(&tmp).map_err(io(&tmp))?;
+        let mut file = crate::files::create_private_file(&tmp).map_err(io(&tmp))?;
         file.write_all(&text)
             .and_then(|_| file.write_all(b"\n"))
             .and_then(|_| file.sync_all())

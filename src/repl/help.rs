@@ -568,9 +568,10 @@ pub fn topic(topic: &str, helpers: &HelperDocs) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::bridge::{Bridge, Stop};
+    use crate::engine::bridge::Bridge;
     use crate::engine::modules::zavu::Target;
     use crate::engine::{self, HostOptions, StdSink};
+    use crate::stop::Stop;
     use std::sync::Arc;
 
     #[test]

@@ -9,7 +9,7 @@
 //! (something is not listening) or when there is no line editor to cancel a line (piped
 //! input), where Ctrl-C means "leave", as it does for any filter.
 
-use crate::engine::bridge::Stop;
+use crate::stop::Stop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::runtime::Runtime;

@@ -276,24 +276,6 @@ fn read(path: &str) -> RhaiResult<Array> {
     Ok(out)
 }
 
-/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR at the start) gets a
-/// leading `'`. Plain numbers and phone numbers (`+14155551234`, `-3.5`) cannot run
-/// anything and are left alone.
-pub fn neutralise(cell: &str) -> String {
-    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let numeric = cell.len() > 1
-        && cell[1..]
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ' ' | '(' | ')' | '-'))
-        && cell[1..].chars().any(|c| c.is_ascii_digit())
-        && cell.starts_with(['+', '-']);
-    if risky && !numeric {
-        format!("'{cell}")
-    } else {
-        cell.to_string()
-    }
-}
-
 fn cell_text(value: &Dynamic) -> String {
     if value.is_unit() {
         String::new()
@@ -331,7 +313,7 @@ pub fn write_rows(
         }
         cols
     });
-    let file = crate::private::create_file(path)
+    let file = crate::files::create_private_file(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let io = |e: csv::Error| format!("cannot write {}: {e}", path.display());
@@ -339,7 +321,9 @@ pub fn write_rows(
     for m in &maps {
         let record: Vec<String> = columns
             .iter()
-            .map(|c| neutralise(&m.get(c.as_str()).map(cell_text).unwrap_or_default()))
+            .map(|c| {
+                crate::files::neutralise(&m.get(c.as_str()).map(cell_text).unwrap_or_default())
+            })
             .collect();
         w.write_record(&record).map_err(io)?;
     }
@@ -542,15 +526,5 @@ mod tests {
             }
             assert_eq!(out, b"a\nb\rc\r\nd\r", "chunk {chunk}");
         }
-    }
-
-    #[test]
-    fn formulas_are_neutralised_but_phones_are_not() {
-        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("-2+3"), "'-2+3");
-        assert_eq!(neutralise("+14155551234"), "+14155551234");
-        assert_eq!(neutralise("-3.5"), "-3.5");
-        assert_eq!(neutralise("Acme"), "Acme");
     }
 }

@@ -150,7 +150,7 @@ fn check_key(call: &str, key: &str) -> RhaiResult<()> {
 
 /// Opens (creating it 0600 on first use) the store in `dir`.
 fn open(dir: &Path) -> Result<Connection, String> {
-    crate::config::create_private_dir(dir).map_err(|e| e.to_string())?;
+    crate::files::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(FILE_NAME);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(false);

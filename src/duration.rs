@@ -1,5 +1,7 @@
 //! Durations as people write them in a crontab or on the command line — `90s`, `5m`,
 //! `1h30m`, `2d` — and back again for log lines. Text in, `Duration` out; nothing else.
+//! The crontab, the command line and the scheduler's log all speak this one dialect, so it
+//! sits at the bottom and imports nothing of the project.
 
 use std::time::Duration;
 
