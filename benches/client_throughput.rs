@@ -13,7 +13,6 @@ use std::time::Instant;
 use zavu_script::api::CreateInvitation;
 use zavu_script::client::{ApiClient, ApiKey, ClientOptions};
 use zavu_script::engine::bridge::Bridge;
-use zavu_script::engine::modules::zavu::Target;
 use zavu_script::engine::{self, HostOptions, LogLevel, Sink};
 use zavu_script::sandbox::{Sandbox, SandboxOptions};
 use zavu_script::stop::Stop;
@@ -104,13 +103,7 @@ fn main() {
         state_dir: None,
         campaign: Default::default(),
         sink: Arc::new(Quiet),
-        target: Some(Target {
-            base_url: base.clone(),
-            api_key: Some(ApiKey::new(&key)),
-            timeout: std::time::Duration::from_secs(60),
-            max_retries: 2,
-            rate_cap_per_minute: None,
-        }),
+        api: Some(ClientOptions::new(base.clone(), ApiKey::new(&key))),
         bridge,
     });
     let script = format!("for i in 0..{calls} {{ zavu.invitations.get(\"{id}\"); }}");

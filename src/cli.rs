@@ -1,6 +1,10 @@
 //! What the user typed: the clap definition of every flag and subcommand, and nothing
 //! else. Parsing only — resolving env vars, files and defaults into checked values is
-//! [`crate::config`]'s job.
+//! [`crate::config`]'s job, and only `config` (and the binary) import this module: the
+//! front doors and everything below them take plain settings, never clap types.
+//!
+//! Value parsers come from the lowest module that owns the concept (`duration`,
+//! `api::time`), so the command line, the crontab and scripts read values the same way.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::IpAddr;
@@ -149,22 +153,6 @@ pub struct CampaignArgs {
     pub settle_seconds: Option<f64>,
 }
 
-impl CampaignArgs {
-    pub fn defaults(&self) -> crate::engine::CampaignDefaults {
-        crate::engine::CampaignDefaults {
-            dry_run: self.dry_run,
-            yes: self.yes,
-            concurrency: self.concurrency.map(usize::from),
-            settle: self
-                .settle_seconds
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| std::time::Duration::from_secs_f64(s.min(600.0))),
-            quiet: false,
-            failed_rows: Default::default(),
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct CronArgs {
     /// The crontab: lines like `0 9 * * * followup.rhai [ARGS…]` (scripts relative to it).
@@ -177,23 +165,23 @@ pub struct CronArgs {
     pub next: Option<usize>,
     /// Count --next from this time instead of now.
     #[arg(long, value_name = "RFC3339", requires = "next",
-          value_parser = crate::cron::parse_now)]
-    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+          value_parser = crate::api::time::parse_rfc3339)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// Write the log as one JSON object per line.
     #[arg(long)]
     pub json_logs: bool,
     /// After downtime, run a job once if a time it missed is at most this old; older
     /// missed times are skipped (a job's `grace=` option overrides this).
     #[arg(long, value_name = "DURATION", default_value = "1h",
-          value_parser = crate::cron::parse_duration)]
+          value_parser = crate::duration::parse)]
     pub missed_grace: std::time::Duration,
     /// On SIGTERM or Ctrl-C, how long running jobs may take to finish before they are stopped.
     #[arg(long, value_name = "DURATION", default_value = "30s",
-          value_parser = crate::cron::parse_duration)]
+          value_parser = crate::duration::parse)]
     pub shutdown_grace: std::time::Duration,
     /// How long a run may take when its line sets no `timeout=` (0s: no limit).
     #[arg(long, value_name = "DURATION", default_value = "10m",
-          value_parser = crate::cron::parse_duration)]
+          value_parser = crate::duration::parse)]
     pub job_timeout: std::time::Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -225,18 +213,6 @@ pub struct LimitArgs {
     pub max_map_size: usize,
 }
 
-impl LimitArgs {
-    pub fn limits(&self) -> crate::engine::Limits {
-        crate::engine::Limits {
-            max_operations: self.max_operations,
-            max_call_depth: self.max_call_depth,
-            max_string_size: self.max_string_size,
-            max_array_size: self.max_array_size,
-            max_map_size: self.max_map_size,
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum CampaignCommand {
     /// The campaigns run against the current target with the current key.
@@ -260,4 +236,15 @@ pub enum CampaignCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+/// `zavu-script completions SHELL`: the completion script for `shell`, on stdout.
+pub fn print_completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "zavu-script",
+        &mut std::io::stdout(),
+    );
 }

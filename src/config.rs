@@ -1,14 +1,182 @@
-//! What we run with: the global flags, environment and files resolved into checked values —
+//! What we run with: the command line turned into plain settings, built once at the top.
+//!
+//! [`Invocation::from_cli`] copies what was typed into plain structs — one per front door,
+//! plus [`Globals`] for the flags every command shares — so that nothing below this module
+//! ever sees a clap type. [`Config::resolve`] then turns the globals into checked values:
 //! the API key (from `--api-key-file`, `--api-key` or `ZAVUDEV_API_KEY`), the target (a
-//! base URL or an in-process sandbox), the state directory (created 0700), and the client
-//! settings. Errors here are usage errors that name the flag or variable at fault.
+//! base URL or an in-process sandbox), the state directory, and the one set of client
+//! settings every client of the run shares. Resolving reads files and the environment, so
+//! a door calls it only when it needs it (`check` and `cron --test` never do). Errors here
+//! are usage errors that name the flag or variable at fault.
+//!
+//! This module may import `cli` and the layers below; nothing but `lib.rs` imports it
+//! from above, and it never runs anything.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{self, Cli};
 use crate::client::{ApiKey, ClientOptions, DEFAULT_BASE_URL, normalize_base_url};
+use crate::engine::{CampaignDefaults, Limits};
 use crate::error::Error;
 use crate::sandbox::DEFAULT_KEY;
+use chrono::{DateTime, Utc};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The whole command line as plain settings (completions are handled before this).
+pub struct Invocation {
+    pub globals: Globals,
+    pub command: Command,
+}
+
+/// The global flags as typed, not yet checked.
+#[derive(Clone, Debug, Default)]
+pub struct Globals {
+    pub api_key: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub sandbox: bool,
+    pub state_dir: Option<PathBuf>,
+    pub json: bool,
+    pub rate: Option<u32>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+/// Which front door runs, with its own settings.
+pub enum Command {
+    Run(RunSettings),
+    Check { file: PathBuf },
+    Campaign(CampaignAction),
+    Sandbox(SandboxSettings),
+    Cron(CronSettings),
+    Repl(ReplSettings),
+}
+
+pub struct RunSettings {
+    pub file: PathBuf,
+    /// The script's own arguments, `ARGS` in the script.
+    pub args: Vec<String>,
+    pub limits: Limits,
+    pub campaign: CampaignDefaults,
+}
+
+pub enum CampaignAction {
+    List,
+    Status {
+        name: String,
+        refresh: bool,
+    },
+    Cleanup {
+        name: String,
+        dry_run: bool,
+        yes: bool,
+    },
+}
+
+pub struct SandboxSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub state_file: Option<PathBuf>,
+}
+
+pub struct CronSettings {
+    pub file: PathBuf,
+    pub test: bool,
+    pub next: Option<usize>,
+    pub now: Option<DateTime<Utc>>,
+    pub json_logs: bool,
+    pub missed_grace: Duration,
+    pub shutdown_grace: Duration,
+    pub job_timeout: Duration,
+    pub limits: Limits,
+}
+
+pub struct ReplSettings {
+    pub limits: Limits,
+}
+
+impl Invocation {
+    /// Plain settings from the parsed command line; `None` for `completions`, which the
+    /// command line answers itself.
+    pub fn from_cli(cli: Cli) -> Option<Invocation> {
+        let command = match cli.command {
+            cli::Command::Completions { .. } => return None,
+            cli::Command::Run(a) => Command::Run(RunSettings {
+                file: a.file,
+                args: a.args,
+                limits: limits(&a.limits),
+                campaign: campaign_defaults(&a.campaign),
+            }),
+            cli::Command::Check { file } => Command::Check { file },
+            cli::Command::Campaign { action } => Command::Campaign(match action {
+                cli::CampaignCommand::List => CampaignAction::List,
+                cli::CampaignCommand::Status { name, refresh } => {
+                    CampaignAction::Status { name, refresh }
+                }
+                cli::CampaignCommand::Cleanup { name, dry_run, yes } => {
+                    CampaignAction::Cleanup { name, dry_run, yes }
+                }
+            }),
+            cli::Command::Sandbox(a) => Command::Sandbox(SandboxSettings {
+                host: a.host,
+                port: a.port,
+                state_file: a.state,
+            }),
+            cli::Command::Cron(a) => Command::Cron(CronSettings {
+                file: a.file,
+                test: a.test,
+                next: a.next,
+                now: a.now,
+                json_logs: a.json_logs,
+                missed_grace: a.missed_grace,
+                shutdown_grace: a.shutdown_grace,
+                job_timeout: a.job_timeout,
+                limits: limits(&a.limits),
+            }),
+            cli::Command::Repl(a) => Command::Repl(ReplSettings {
+                limits: limits(&a.limits),
+            }),
+        };
+        let g = cli.global;
+        Some(Invocation {
+            globals: Globals {
+                api_key: g.api_key,
+                api_key_file: g.api_key_file,
+                base_url: g.base_url,
+                sandbox: g.sandbox,
+                state_dir: g.state_dir,
+                json: g.json,
+                rate: g.rate,
+                timeout: Duration::from_secs(g.timeout),
+                max_retries: g.max_retries,
+            },
+            command,
+        })
+    }
+}
+
+fn limits(a: &cli::LimitArgs) -> Limits {
+    Limits {
+        max_operations: a.max_operations,
+        max_call_depth: a.max_call_depth,
+        max_string_size: a.max_string_size,
+        max_array_size: a.max_array_size,
+        max_map_size: a.max_map_size,
+    }
+}
+
+fn campaign_defaults(a: &cli::CampaignArgs) -> CampaignDefaults {
+    CampaignDefaults {
+        dry_run: a.dry_run,
+        yes: a.yes,
+        concurrency: a.concurrency.map(usize::from),
+        settle: a
+            .settle_seconds
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(600.0))),
+        ..Default::default()
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
@@ -18,6 +186,7 @@ pub enum Target {
     InProcessSandbox,
 }
 
+/// The global settings, checked.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub target: Target,
@@ -30,21 +199,21 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn resolve(args: &GlobalArgs) -> Result<Config, Error> {
-        let api_key = match (&args.api_key_file, &args.api_key) {
+    pub fn resolve(g: &Globals) -> Result<Config, Error> {
+        let api_key = match (&g.api_key_file, &g.api_key) {
             (Some(path), _) => Some(read_key_file(path)?),
             (None, Some(k)) if !k.trim().is_empty() => Some(ApiKey::new(k.clone())),
             _ => None,
         };
-        let target = if args.sandbox {
+        let target = if g.sandbox {
             Target::InProcessSandbox
         } else {
-            let raw = args.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+            let raw = g.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
             let url = normalize_base_url(raw)
                 .map_err(|e| Error::Usage(format!("--base-url / ZAVUDEV_BASE_URL: {e}")))?;
             Target::Remote(url)
         };
-        let state_dir = match &args.state_dir {
+        let state_dir = match &g.state_dir {
             Some(d) => d.clone(),
             None => default_state_dir()?,
         };
@@ -52,10 +221,10 @@ impl Config {
             target,
             api_key,
             state_dir,
-            json: args.json,
-            rate_cap_per_minute: args.rate,
-            timeout: Duration::from_secs(args.timeout),
-            max_retries: args.max_retries,
+            json: g.json,
+            rate_cap_per_minute: g.rate,
+            timeout: g.timeout,
+            max_retries: g.max_retries,
         })
     }
 
@@ -72,6 +241,7 @@ impl Config {
         }
     }
 
+    /// The one set of client settings of this run, for the server at `base_url`.
     pub fn client_options(&self, base_url: &str, key: ApiKey) -> ClientOptions {
         let mut opts = ClientOptions::new(base_url, key);
         opts.timeout = self.timeout;
@@ -83,7 +253,10 @@ impl Config {
     /// The state directory, created (owner-only) on first use: it holds clients' emails
     /// and phones in journals and reports.
     pub fn state_dir(&self) -> Result<&Path, Error> {
-        create_private_dir(&self.state_dir)?;
+        crate::files::create_private_dir(&self.state_dir).map_err(|e| Error::Io {
+            path: self.state_dir.clone(),
+            source: e,
+        })?;
         Ok(&self.state_dir)
     }
 }
@@ -111,12 +284,4 @@ fn default_state_dir() -> Result<PathBuf, Error> {
             "cannot find a state directory: set HOME, XDG_STATE_HOME or pass --state-dir".into(),
         )),
     }
-}
-
-/// Creates a directory readable only by its owner (0700), and tightens an existing one.
-pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    crate::files::create_private_dir(dir).map_err(|e| Error::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })
 }

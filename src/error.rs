@@ -70,3 +70,19 @@ impl Error {
         }
     }
 }
+
+impl From<crate::engine::script::ScriptError> for Error {
+    fn from(e: crate::engine::script::ScriptError) -> Self {
+        use crate::engine::diagnostics::FailureKind;
+        use crate::engine::script::ScriptError;
+        match e {
+            ScriptError::Unreadable { .. } => Error::Usage(e.to_string()),
+            ScriptError::Compile(text) => Error::Script(text),
+            ScriptError::Failed { kind, text } => match kind {
+                FailureKind::Script => Error::Script(text),
+                FailureKind::Api => Error::ScriptApi(text),
+                FailureKind::Interrupted => Error::ScriptInterrupted(text),
+            },
+        }
+    }
+}

@@ -1,13 +1,22 @@
 //! zavu-script: script the Zavu Partner Invitations API with Rhai.
 //!
-//! Data flows one way: `cli` (what was typed) → `config` (what we run with) → a front door
-//! (`runner`, `repl`, `cron`, or the `sandbox` command) → `engine` (Rhai) → `client`
-//! (HTTP) → the Zavu API or the `sandbox`. `api` holds the wire types both sides of the
-//! wire share. [`run`] is the whole program minus argument parsing and exit-code mapping.
+//! Data flows one way, and every module imports only from the layers below it:
+//!
+//! ```text
+//! cli ─► config ─► commands (front doors: run/check, campaign, repl, cron, sandbox)
+//!                     └─► cron (scheduler) ─► engine (Rhai) ─► campaign ─► client ─► HTTP
+//!                                                                          sandbox ◄─┘
+//! ground: api (wire types), files, duration, stop — imported by all, importing none
+//! ```
+//!
+//! `cli` is what was typed (clap), `config` turns it into plain settings, a front door in
+//! `commands` runs one command, `engine` builds the Rhai engine and its script namespaces,
+//! `campaign` runs bulk invitations with their journal, `client` speaks HTTP to the Zavu API
+//! or to the `sandbox`, its built-in imitation. [`run`] is the whole program minus argument
+//! parsing and exit-code mapping.
 
 pub mod api;
 pub mod campaign;
-mod campaign_command;
 pub mod cli;
 pub mod client;
 mod commands;
@@ -17,10 +26,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod files;
-pub mod repl;
-pub mod runner;
 pub mod sandbox;
-pub mod session;
 pub mod stop;
 
 pub use error::Error;
@@ -29,9 +35,16 @@ use cli::Cli;
 
 /// Runs one command to completion.
 pub fn run(cli: Cli) -> Result<(), Error> {
+    if let cli::Command::Completions { shell } = cli.command {
+        cli::print_completions(shell);
+        return Ok(());
+    }
+    let Some(invocation) = config::Invocation::from_cli(cli) else {
+        return Ok(());
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    commands::execute(cli, &runtime)
+    commands::execute(invocation, &runtime)
 }

@@ -21,6 +21,16 @@ impl Timestamp {
     }
 }
 
+/// An RFC 3339 time with any offset, as a person types it (`--now`), in UTC; the error
+/// shows what a good one looks like.
+pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 time (like 2026-03-28T12:00:00+01:00): {e}")
+        })
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))

@@ -8,9 +8,13 @@
 //! then resent. A re-run skips what is done; rows left `sending` by a killed process are
 //! reconciled before anything else is sent.
 //!
-//! This module knows nothing of Rhai: rows arrive already planned (see [`plan`]), and the
-//! summary goes back as data for the caller to present.
+//! This file is the public face — [`run`], its [`Settings`], [`Env`] and [`Summary`]; the
+//! send loop is [`run_loop`], the dry run [`dry_run`], and what happened to each row
+//! [`results`]. The module knows nothing of Rhai or of terminals: rows arrive already
+//! planned (see [`plan`]), a question for a person goes through the [`Confirm`] the front
+//! door supplies, and the summary goes back as data for the caller to present.
 
+mod dry_run;
 pub mod journal;
 pub mod lock;
 pub mod operate;
@@ -18,22 +22,19 @@ pub mod plan;
 pub mod progress;
 pub mod reconcile;
 pub mod report;
+pub mod results;
+mod run_loop;
 
-use crate::api::Invitation;
 use crate::client::{ApiClient, ClientError};
 use crate::stop::Stop;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use journal::{CampaignId, Entry, Journal, JournalError, RowState};
-use plan::{Planned, SourceRow};
-use progress::{Progress, Tally};
-use reconcile::{Pending, Skew, SkewMeter};
-use report::{Action, Report, RowResult};
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::io::{BufRead, IsTerminal, Write};
+use journal::{Journal, JournalError};
+use plan::SourceRow;
+use progress::Tally;
+use report::Report;
+use results::RowResult;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::runtime::Handle;
 
 /// How a campaign runs.
@@ -74,12 +75,43 @@ impl Settings {
     }
 }
 
-/// What the campaign talks to and where it keeps its journal.
+/// What the campaign talks to, where it keeps its journal, and who it may ask.
 pub struct Env<'a> {
     pub client: &'a ApiClient,
     pub handle: &'a Handle,
     pub stop: &'a Stop,
     pub state_dir: &'a Path,
+    pub confirm: &'a Confirm,
+}
+
+/// Asks a person a yes/no question before something that cannot be undone (a live key
+/// about to invite, a cleanup about to cancel). The front door supplies it; the default
+/// cannot ask anybody, which callers treat as a refusal that says how to go ahead.
+#[derive(Clone, Default)]
+pub struct Confirm(Option<Arc<Ask>>);
+
+/// Shows the question, returns the answer.
+type Ask = dyn Fn(&str) -> bool + Send + Sync;
+
+impl Confirm {
+    pub fn new(ask: impl Fn(&str) -> bool + Send + Sync + 'static) -> Confirm {
+        Confirm(Some(Arc::new(ask)))
+    }
+
+    /// `Some(answer)`, or `None` when there is nobody to ask.
+    pub fn ask(&self, question: &str) -> Option<bool> {
+        self.0.as_ref().map(|ask| ask(question))
+    }
+}
+
+impl std::fmt::Debug for Confirm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Confirm(asks)"
+        } else {
+            "Confirm(cannot ask)"
+        })
+    }
 }
 
 /// Why a run ended before its rows were all handled.
@@ -123,16 +155,6 @@ impl From<JournalError> for CampaignError {
 /// Rows to plan, and how many there are if known (for the progress bar).
 pub type Rows<'a> = (Box<dyn Iterator<Item = SourceRow> + 'a>, Option<u64>);
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-fn key_hash(key: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
-}
-
 pub fn journal_path(state_dir: &Path) -> PathBuf {
     state_dir.join("journal.sqlite3")
 }
@@ -154,7 +176,7 @@ pub fn run<'a>(
     if settings.dry_run {
         let campaign = journal.find_campaign(&target, &fp, &settings.name)?;
         let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
-        return plan_only(&journal, campaign, settings, rows, total, settings.quiet);
+        return dry_run::plan_only(&journal, campaign, settings, rows, total, settings.quiet);
     }
 
     if env.client.key().is_live() && !settings.yes {
@@ -163,8 +185,8 @@ pub fn run<'a>(
         let mut quiet = settings.clone();
         quiet.report = None;
         quiet.keep_results = 0;
-        let plan = plan_only(&journal, campaign, &quiet, rows, total, true)?;
-        confirm_live(&settings.name, &plan.tally)?;
+        let plan = dry_run::plan_only(&journal, campaign, &quiet, rows, total, true)?;
+        confirm_live(env.confirm, &settings.name, &plan.tally)?;
     }
 
     let _lock = lock::CampaignLock::acquire(env.state_dir, &target, &fp, &settings.name)
@@ -176,62 +198,13 @@ pub fn run<'a>(
         Some(base) => Some(Report::create(base).map_err(CampaignError::Setup)?),
         None => None,
     };
-    let started = Instant::now();
-    let mut run = Run {
-        env,
-        settings,
-        journal,
-        campaign,
-        report,
-        progress: Progress::new(&settings.name, total, settings.quiet),
-        tally: Tally::default(),
-        results: vec![],
-        results_complete: true,
-        seen: HashMap::new(),
-        adopted_earlier: HashMap::new(),
-        lost: vec![],
-        last_lost_ms: 0,
-        skew: SkewMeter::default(),
-        unreachable_streak: 0,
-        halted: None,
-    };
-    env.handle.block_on(run.execute(rows));
-    let paths = run.report.as_ref().map(|r| {
-        let (c, j) = r.paths();
-        (c.to_path_buf(), j.to_path_buf())
-    });
-    if let Some(r) = run.report.take()
-        && let Err(e) = r.finish()
-        && run.halted.is_none()
-    {
-        run.halted = Some(Halt::Journal(e));
-    }
-    if let Some(skew) = run.skew.skew() {
-        let _ = run.journal.set_clock_offset(campaign, skew.offset_ms);
-    }
-    let Run {
-        progress,
-        tally,
-        results,
-        results_complete,
-        halted,
-        ..
-    } = run;
-    progress.finish(&tally, false);
-    Ok(Summary {
-        name: settings.name.clone(),
-        tally,
-        dry_run: false,
-        elapsed: started.elapsed(),
-        results,
-        results_complete,
-        report: paths,
-        halted,
-    })
+    Ok(run_loop::send(
+        env, settings, journal, campaign, report, rows, total,
+    ))
 }
 
-/// Asks on a terminal before a live key creates invitations; refuses elsewhere.
-fn confirm_live(name: &str, plan: &Tally) -> Result<(), CampaignError> {
+/// Asks before a live key creates invitations; refuses when nobody can be asked.
+fn confirm_live(confirm: &Confirm, name: &str, plan: &Tally) -> Result<(), CampaignError> {
     if plan.planned == 0 {
         return Ok(());
     }
@@ -242,693 +215,13 @@ fn confirm_live(name: &str, plan: &Tally) -> Result<(), CampaignError> {
         plan.skipped,
         plan.invalid
     );
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(CampaignError::Refused(format!(
-            "{question}. Refusing without confirmation: pass --yes to go ahead, or --dry-run to look first."
-        )));
-    }
-    eprint!("{question}. Continue? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-        Ok(())
-    } else {
-        Err(CampaignError::Refused(
+    match confirm.ask(&format!("{question}. Continue?")) {
+        Some(true) => Ok(()),
+        Some(false) => Err(CampaignError::Refused(
             "not confirmed; nothing was sent".into(),
-        ))
-    }
-}
-
-/// The dry run: what would happen, from the rows and the journal alone.
-fn plan_only(
-    journal: &Journal,
-    campaign: Option<CampaignId>,
-    settings: &Settings,
-    rows: Box<dyn Iterator<Item = SourceRow> + '_>,
-    total: Option<u64>,
-    quiet: bool,
-) -> Result<Summary, CampaignError> {
-    let started = Instant::now();
-    let mut progress = Progress::new(&settings.name, total, quiet);
-    let mut report = match &settings.report {
-        Some(base) => Some(Report::create(base).map_err(CampaignError::Setup)?),
-        None => None,
-    };
-    let mut tally = Tally::default();
-    let mut results = vec![];
-    let mut complete = true;
-    let mut seen: HashMap<u64, u64> = HashMap::new();
-    for (i, row) in rows.enumerate() {
-        let result = match row {
-            SourceRow::Invalid(p) => {
-                tally.invalid += 1;
-                invalid_result(&p)
-            }
-            SourceRow::Ready(planned) => {
-                if let Some(first) = seen.get(&key_hash(&planned.key)) {
-                    tally.skipped += 1;
-                    duplicate_result(&planned, *first)
-                } else {
-                    seen.insert(key_hash(&planned.key), planned.line);
-                    let entry = match campaign {
-                        Some(c) => journal.get(c, &planned.key)?,
-                        None => None,
-                    };
-                    match entry {
-                        Some(e) if e.state == RowState::Created => {
-                            tally.skipped += 1;
-                            earlier_result(&planned, &e)
-                        }
-                        _ => {
-                            tally.planned += 1;
-                            RowResult {
-                                row: planned.line,
-                                key: Some(planned.key.clone()),
-                                action: Action::Planned,
-                                invitation_id: None,
-                                url: None,
-                                status: None,
-                                error_code: None,
-                                message: None,
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        if let Some(r) = report.as_mut() {
-            r.write(&result).map_err(CampaignError::Setup)?;
-        }
-        if results.len() < settings.keep_results {
-            results.push(result);
-        } else {
-            complete = false;
-        }
-        if i % 256 == 0 {
-            progress.update(&tally);
-        }
-    }
-    let paths = report.as_ref().map(|r| {
-        let (c, j) = r.paths();
-        (c.to_path_buf(), j.to_path_buf())
-    });
-    if let Some(r) = report {
-        r.finish().map_err(CampaignError::Setup)?;
-    }
-    if !quiet {
-        progress.finish(&tally, true);
-    }
-    Ok(Summary {
-        name: settings.name.clone(),
-        tally,
-        dry_run: true,
-        elapsed: started.elapsed(),
-        results,
-        results_complete: complete,
-        report: paths,
-        halted: None,
-    })
-}
-
-/// A row that was not invited in this run, with the code and reason.
-fn unsent_result(p: &Planned, action: Action, code: &str, message: &str) -> RowResult {
-    RowResult {
-        row: p.line,
-        key: Some(p.key.clone()),
-        action,
-        invitation_id: None,
-        url: None,
-        status: None,
-        error_code: Some(code.to_string()),
-        message: Some(message.to_string()),
-    }
-}
-
-fn invalid_result(p: &plan::Problem) -> RowResult {
-    RowResult {
-        row: p.line,
-        key: p.key.clone(),
-        action: Action::Invalid,
-        invitation_id: None,
-        url: None,
-        status: None,
-        error_code: Some("invalid_params".into()),
-        message: Some(p.message.clone()),
-    }
-}
-
-fn duplicate_result(p: &Planned, first: u64) -> RowResult {
-    RowResult {
-        row: p.line,
-        key: Some(p.key.clone()),
-        action: Action::Skipped,
-        invitation_id: None,
-        url: None,
-        status: None,
-        error_code: Some("duplicate".into()),
-        message: Some(format!("same client as row {first}")),
-    }
-}
-
-fn earlier_result(p: &Planned, e: &Entry) -> RowResult {
-    RowResult {
-        row: p.line,
-        key: Some(p.key.clone()),
-        action: Action::Skipped,
-        invitation_id: e.invitation_id.clone(),
-        url: e.url.clone(),
-        status: e.inv_status.clone(),
-        error_code: None,
-        message: Some("invited by an earlier run".into()),
-    }
-}
-
-fn created_result(
-    p: &Planned,
-    inv: &Invitation,
-    action: Action,
-    message: Option<&str>,
-) -> RowResult {
-    RowResult {
-        row: p.line,
-        key: Some(p.key.clone()),
-        action,
-        invitation_id: Some(inv.id.clone()),
-        url: Some(inv.url.clone()),
-        status: Some(inv.status.as_str().to_string()),
-        error_code: None,
-        message: message.map(str::to_string),
-    }
-}
-
-/// One create and what came of it.
-struct Attempt {
-    planned: Planned,
-    sent_ms: i64,
-    received_ms: i64,
-    result: Result<Invitation, ClientError>,
-}
-
-struct Run<'e, 's> {
-    env: &'e Env<'e>,
-    settings: &'s Settings,
-    journal: Journal,
-    campaign: CampaignId,
-    report: Option<Report>,
-    progress: Progress,
-    tally: Tally,
-    results: Vec<RowResult>,
-    results_complete: bool,
-    /// Row key (hashed) → the line that first used it in this run.
-    seen: HashMap<u64, u64>,
-    /// Rows an earlier run left unknown that turned out to exist.
-    adopted_earlier: HashMap<String, Invitation>,
-    /// This run's creates whose answers were lost, awaiting reconciliation.
-    lost: Vec<Planned>,
-    last_lost_ms: i64,
-    skew: SkewMeter,
-    unreachable_streak: usize,
-    halted: Option<Halt>,
-}
-
-impl Run<'_, '_> {
-    fn record(&mut self, r: RowResult) {
-        match r.action {
-            Action::Created => self.tally.created += 1,
-            Action::Reconciled => self.tally.reconciled += 1,
-            Action::Skipped => self.tally.skipped += 1,
-            Action::Invalid => self.tally.invalid += 1,
-            Action::Failed => self.tally.failed += 1,
-            Action::Planned => self.tally.planned += 1,
-        }
-        if let Some(rep) = self.report.as_mut()
-            && let Err(e) = rep.write(&r)
-            && self.halted.is_none()
-        {
-            self.halted = Some(Halt::Journal(e));
-        }
-        if self.results.len() < self.settings.keep_results {
-            self.results.push(r);
-        } else {
-            self.results_complete = false;
-        }
-        self.progress.update(&self.tally);
-    }
-
-    fn journal<T>(&mut self, r: Result<T, JournalError>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                if self.halted.is_none() {
-                    self.halted = Some(Halt::Journal(e.to_string()));
-                }
-                None
-            }
-        }
-    }
-
-    fn stopped(&self) -> bool {
-        self.halted.is_some() || self.env.stop.is_set()
-    }
-
-    async fn execute(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>) {
-        self.reconcile_earlier().await;
-        if !self.stopped() {
-            self.pump(rows, false).await;
-        }
-        for _ in 0..self.settings.passes {
-            if self.lost.is_empty() || self.stopped() {
-                break;
-            }
-            let resend = self.reconcile_lost().await;
-            if !resend.is_empty() && !self.stopped() {
-                self.pump(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
-                    .await;
-            }
-        }
-        for p in std::mem::take(&mut self.lost) {
-            self.record(unsent_result(
-                &p,
-                Action::Failed,
-                "outcome_unknown",
-                "the answer was lost and the server did not show the invitation yet; the next run reconciles it before sending again",
-            ));
-        }
-        // Invitations adopted for rows that are no longer in the source.
-        let leftovers: Vec<(String, Invitation)> = self.adopted_earlier.drain().collect();
-        for (key, inv) in leftovers {
-            let line = self
-                .journal
-                .get(self.campaign, &key)
-                .ok()
-                .flatten()
-                .and_then(|e| e.line)
-                .unwrap_or(0);
-            let p = Planned {
-                line,
-                key,
-                params: Default::default(),
-                email: None,
-                phone: None,
-            };
-            self.record(created_result(
-                &p,
-                &inv,
-                Action::Reconciled,
-                Some("created by an earlier run that stopped before recording it"),
-            ));
-        }
-        if self.halted.is_none() && self.env.stop.is_set() {
-            self.halted = Some(Halt::Interrupted(
-                self.env.stop.reason().unwrap_or_else(|| "stopped".into()),
-            ));
-        }
-    }
-
-    /// Rows an earlier run left `unknown` (or killed mid-send) are settled before anything
-    /// is sent: adopted if the server has them, otherwise made sendable again.
-    async fn reconcile_earlier(&mut self) {
-        let Some(entries) = self.journal(self.journal.in_state(self.campaign, RowState::Unknown))
-        else {
-            return;
-        };
-        if entries.is_empty() {
-            return;
-        }
-        self.progress.note(&format!(
-            "reconciling {} row{} an earlier run left unresolved",
-            entries.len(),
-            if entries.len() == 1 { "" } else { "s" }
-        ));
-        let newest = entries.iter().map(|e| e.updated_at_ms).max().unwrap_or(0);
-        self.settle_until(newest).await;
-        let skew = match self.journal.clock_offset(self.campaign) {
-            Ok(Some(offset_ms)) => Skew {
-                offset_ms,
-                margin_ms: 5_000,
-            },
-            _ => Skew::UNMEASURED,
-        };
-        let pending: Vec<Pending> = entries
-            .iter()
-            .map(|e| Pending {
-                key: e.key.clone(),
-                email: e.match_email.clone(),
-                phone: e.match_phone.clone(),
-                attempt_at_ms: e.attempt_at_ms.unwrap_or(e.updated_at_ms),
-            })
-            .collect();
-        match reconcile::reconcile(self.env.client, &pending, skew).await {
-            Ok((found, _)) => {
-                for e in entries {
-                    match found.get(&e.key) {
-                        Some(inv) => {
-                            self.journal_created(&e.key, inv);
-                            self.adopted_earlier.insert(e.key.clone(), inv.clone());
-                        }
-                        None => {
-                            self.journal_replan(&e.key);
-                        }
-                    }
-                }
-            }
-            Err(e) => self.halted = Some(Halt::Api(e)),
-        }
-    }
-
-    /// Waits out the settle delay after the newest lost answer (interruptible).
-    async fn settle_until(&mut self, lost_at_ms: i64) {
-        let wait = lost_at_ms + self.settings.settle.as_millis() as i64 - now_ms();
-        if wait <= 0 {
-            return;
-        }
-        self.progress.note(&format!(
-            "waiting {:.1} s for the server to settle before looking",
-            wait as f64 / 1000.0
-        ));
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-            _ = self.env.stop.stopped() => {}
-        }
-    }
-
-    /// This run's lost answers: reconcile, adopt what exists, return the rest to resend.
-    async fn reconcile_lost(&mut self) -> Vec<Planned> {
-        let lost = std::mem::take(&mut self.lost);
-        self.progress.note(&format!(
-            "reconciling {} row{} whose answers were lost",
-            lost.len(),
-            if lost.len() == 1 { "" } else { "s" }
-        ));
-        self.settle_until(self.last_lost_ms).await;
-        if self.env.stop.is_set() {
-            self.lost = lost;
-            return vec![];
-        }
-        let attempts: HashMap<String, i64> =
-            match self.journal(self.journal.in_state(self.campaign, RowState::Unknown)) {
-                Some(entries) => entries
-                    .into_iter()
-                    .map(|e| (e.key, e.attempt_at_ms.unwrap_or(e.updated_at_ms)))
-                    .collect(),
-                None => {
-                    self.lost = lost;
-                    return vec![];
-                }
-            };
-        let pending: Vec<Pending> = lost
-            .iter()
-            .map(|p| Pending {
-                key: p.key.clone(),
-                email: p.email.clone(),
-                phone: p.phone.clone(),
-                attempt_at_ms: attempts.get(&p.key).copied().unwrap_or_else(now_ms),
-            })
-            .collect();
-        let skew = self.skew.skew().unwrap_or(Skew::UNMEASURED);
-        match reconcile::reconcile(self.env.client, &pending, skew).await {
-            Ok((found, _)) => {
-                let mut resend = vec![];
-                for p in lost {
-                    match found.get(&p.key) {
-                        Some(inv) => {
-                            self.journal_created(&p.key, inv);
-                            self.record(created_result(
-                                &p,
-                                inv,
-                                Action::Created,
-                                Some("the answer was lost; found on the server"),
-                            ));
-                        }
-                        None => {
-                            self.journal_replan(&p.key);
-                            resend.push(p);
-                        }
-                    }
-                }
-                resend
-            }
-            Err(e) => {
-                self.lost = lost;
-                self.halted = Some(Halt::Api(e));
-                vec![]
-            }
-        }
-    }
-
-    /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
-    ///
-    /// Journal writes are grouped: answers and new `sending` marks accumulate in one
-    /// transaction, which is committed just before the new creates are spawned — so a
-    /// `sending` mark is always durable before its request leaves, at one commit per batch
-    /// rather than two per row. A crash between an answer and the next commit leaves that
-    /// row `sending`, which the next run reconciles: slower, never wrong.
-    async fn pump(&mut self, mut rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
-        use futures::FutureExt;
-        let mut inflight = FuturesUnordered::new();
-        let mut exhausted = false;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            let begun = self.journal.begin();
-            self.journal(begun);
-            // Take every answer that is already in, without waiting.
-            while let Some(Some(done)) = inflight.next().now_or_never() {
-                self.finish(done);
-            }
-            let mut launch = vec![];
-            while !exhausted
-                && !self.stopped()
-                && inflight.len() + launch.len() < self.settings.concurrency.max(1)
-            {
-                match rows.next() {
-                    None => exhausted = true,
-                    Some(row) => {
-                        if let Some(planned) = self.admit(row, resend) {
-                            launch.push(planned);
-                        }
-                    }
-                }
-            }
-            let committed = self.journal.commit();
-            if self.journal(committed).is_none() {
-                // The marks may not be on disk: sending now could not be reconciled.
-                launch.clear();
-            }
-            for planned in launch {
-                let client = self.env.client.clone();
-                let sent_ms = now_ms();
-                inflight.push(self.env.handle.spawn(async move {
-                    let result = client.create_invitation(&planned.params).await;
-                    Attempt {
-                        planned,
-                        sent_ms,
-                        received_ms: now_ms(),
-                        result,
-                    }
-                }));
-            }
-            if inflight.is_empty() && (exhausted || self.stopped()) {
-                break;
-            }
-            tokio::select! {
-                Some(done) = inflight.next() => {
-                    let begun = self.journal.begin();
-                    self.journal(begun);
-                    self.finish(done);
-                }
-                _ = tick.tick() => self.progress.update(&self.tally),
-            }
-        }
-        let committed = self.journal.commit();
-        self.journal(committed);
-    }
-
-    fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
-        match done {
-            Ok(attempt) => self.complete(attempt),
-            // A create task that died cannot tell us what it did: its row stays `sending`
-            // and the next run reconciles it.
-            Err(join) => tracing::warn!("campaign: a create task failed: {join}"),
-        }
-    }
-
-    /// Decides what to do with one row; returns it if it is to be sent (its `sending` mark
-    /// is written, to be committed before it leaves).
-    fn admit(&mut self, row: SourceRow, resend: bool) -> Option<Planned> {
-        let planned = match row {
-            SourceRow::Invalid(p) => {
-                if let Some(k) = &p.key {
-                    let r = self.journal.mark_invalid(
-                        self.campaign,
-                        k,
-                        p.line,
-                        "invalid_params",
-                        &p.message,
-                    );
-                    self.journal(r);
-                }
-                self.record(invalid_result(&p));
-                return None;
-            }
-            SourceRow::Ready(p) => p,
-        };
-        if !resend {
-            let h = key_hash(&planned.key);
-            if let Some(first) = self.seen.get(&h) {
-                let first = *first;
-                self.record(duplicate_result(&planned, first));
-                return None;
-            }
-            self.seen.insert(h, planned.line);
-            if let Some(inv) = self.adopted_earlier.remove(&planned.key) {
-                self.record(created_result(
-                    &planned,
-                    &inv,
-                    Action::Reconciled,
-                    Some("created by an earlier run that stopped before recording it"),
-                ));
-                return None;
-            }
-            let entry = self.journal.get(self.campaign, &planned.key);
-            match self.journal(entry)? {
-                Some(e) if e.state == RowState::Created => {
-                    self.record(earlier_result(&planned, &e));
-                    return None;
-                }
-                Some(e) if e.state == RowState::Unknown => {
-                    self.record(unsent_result(
-                        &planned,
-                        Action::Failed,
-                        "outcome_unknown",
-                        "an earlier attempt's outcome is still unknown; not resent until it is reconciled",
-                    ));
-                    return None;
-                }
-                _ => {}
-            }
-        }
-        let sent_ms = now_ms();
-        let marked = self.journal.mark_sending(
-            self.campaign,
-            &planned.key,
-            planned.line,
-            planned.email.as_deref(),
-            planned.phone.as_deref(),
-            sent_ms,
-        );
-        self.journal(marked)?;
-        Some(planned)
-    }
-
-    fn fail(&mut self, p: &Planned, state: RowState, action: Action, code: &str, message: &str) {
-        let r = self
-            .journal
-            .mark(self.campaign, &p.key, state, Some(code), Some(message));
-        self.journal(r);
-        self.record(unsent_result(p, action, code, message));
-    }
-
-    /// Records in the journal that an invitation exists for this row.
-    fn journal_created(&mut self, key: &str, inv: &Invitation) {
-        let r =
-            self.journal
-                .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
-        self.journal(r);
-    }
-
-    /// Makes a row sendable again: reconciliation showed its attempt created nothing.
-    fn journal_replan(&mut self, key: &str) {
-        let r = self
-            .journal
-            .mark(self.campaign, key, RowState::Planned, None, None);
-        self.journal(r);
-    }
-
-    fn complete(&mut self, a: Attempt) {
-        let p = &a.planned;
-        if !matches!(a.result, Err(ClientError::Unreachable { .. })) {
-            self.unreachable_streak = 0;
-        }
-        match &a.result {
-            Ok(inv) => {
-                self.skew
-                    .observe(a.sent_ms, a.received_ms, inv.created_at.millis());
-                self.journal_created(&p.key, inv);
-                self.record(created_result(p, inv, Action::Created, None));
-            }
-            Err(e) if e.is_outcome_unknown() => {
-                let r = self.journal.mark(
-                    self.campaign,
-                    &p.key,
-                    RowState::Unknown,
-                    Some("outcome_unknown"),
-                    Some(&e.to_string()),
-                );
-                self.journal(r);
-                self.last_lost_ms = now_ms();
-                self.lost.push(a.planned);
-            }
-            Err(ClientError::Api(api)) if api.status == 400 => {
-                let field = api
-                    .details
-                    .as_ref()
-                    .and_then(|d| d.pointer("/errors/0/path/0"))
-                    .and_then(|v| v.as_str())
-                    .map(|f| format!("{f}: "))
-                    .unwrap_or_default();
-                let message = format!("{field}{}", api.message);
-                let code = api.code.clone();
-                self.fail(
-                    &a.planned,
-                    RowState::Invalid,
-                    Action::Invalid,
-                    &code,
-                    &message,
-                );
-            }
-            Err(ClientError::Api(api)) if matches!(api.status, 401 | 403) => {
-                // The key itself was refused: this row (and every later one) was not sent.
-                let message = format!("{} (the run stopped here)", api.message);
-                let code = api.code.clone();
-                self.fail(
-                    &a.planned,
-                    RowState::Planned,
-                    Action::Failed,
-                    &code,
-                    &message,
-                );
-                if self.halted.is_none() {
-                    self.halted = Some(Halt::Api(ClientError::Api(api.clone())));
-                }
-            }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                self.unreachable_streak += 1;
-                let message = e.to_string();
-                self.fail(
-                    &a.planned,
-                    RowState::Failed,
-                    Action::Failed,
-                    "connection_failed",
-                    &message,
-                );
-                // Every create failing to connect: stop instead of failing row after row.
-                if self.unreachable_streak >= 2 * self.settings.concurrency.max(1)
-                    && self.halted.is_none()
-                {
-                    self.halted = Some(Halt::Api(e.clone()));
-                }
-            }
-            Err(e) => {
-                let (code, message) = (e.code().to_string(), e.message());
-                self.fail(
-                    &a.planned,
-                    RowState::Failed,
-                    Action::Failed,
-                    &code,
-                    &message,
-                );
-            }
-        }
+        )),
+        None => Err(CampaignError::Refused(format!(
+            "{question}. Refusing without confirmation: pass --yes to go ahead, or --dry-run to look first."
+        ))),
     }
 }

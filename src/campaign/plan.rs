@@ -37,6 +37,15 @@ pub enum SourceRow {
     Invalid(Problem),
 }
 
+/// A row key, hashed: how a run remembers which clients it has already seen without
+/// keeping every key twice.
+pub fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
 /// CSV cells are text; the API wants arrays and integers. `allowedPhoneCountries` given as
 /// text is split on `|` (or `,`/`;`); a numeric `expiresInDays` text becomes an integer.
 /// Anything else is left for validation to judge.

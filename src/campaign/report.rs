@@ -3,54 +3,10 @@
 //! runs, so a report of any size never sits in memory. Both files are created 0600: they
 //! hold clients' emails and phones.
 
+use super::results::RowResult;
 use crate::files::neutralise;
-use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// What happened to one row in this run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Invited by this run.
-    Created,
-    /// An earlier attempt whose answer was lost did create it; adopted, not resent.
-    Reconciled,
-    /// Already invited by an earlier run, or a duplicate of an earlier row.
-    Skipped,
-    /// Refused by the contract (here or by the server); not sent.
-    Invalid,
-    /// Not invited this time; retried on the next run.
-    Failed,
-    /// Dry run: would be invited.
-    Planned,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Created => "created",
-            Action::Reconciled => "reconciled",
-            Action::Skipped => "skipped",
-            Action::Invalid => "invalid",
-            Action::Failed => "failed",
-            Action::Planned => "planned",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RowResult {
-    pub row: u64,
-    pub key: Option<String>,
-    pub action: Action,
-    pub invitation_id: Option<String>,
-    pub url: Option<String>,
-    pub status: Option<String>,
-    pub error_code: Option<String>,
-    pub message: Option<String>,
-}
 
 pub struct Report {
     csv: csv::Writer<BufWriter<std::fs::File>>,

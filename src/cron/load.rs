@@ -136,7 +136,7 @@ fn compile_engine(handle: &Handle) -> Engine {
     engine::build(HostOptions {
         limits: Default::default(),
         sink: Arc::new(StdSink),
-        target: None,
+        api: None,
         bridge: Arc::new(Bridge::new(handle.clone(), Arc::new(Stop::default()))),
         state_dir: None,
         campaign: Default::default(),
@@ -145,7 +145,7 @@ fn compile_engine(handle: &Handle) -> Engine {
 
 fn compile(engine: &Engine, script: &Path) -> Result<AST, String> {
     let name = script.display().to_string();
-    let text = crate::runner::read_script(script).map_err(|e| e.to_string())?;
+    let text = engine::script::read(script).map_err(|e| e.to_string())?;
     let mut ast = engine.compile(&text).map_err(|e| {
         let pos = e.position();
         let at = match pos.line() {

@@ -9,10 +9,10 @@
 
 use super::load::Job;
 use super::log::{Level, Log, Record};
+use crate::client::ClientOptions;
 use crate::duration;
 use crate::engine::bridge::Bridge;
 use crate::engine::diagnostics;
-use crate::engine::modules::zavu::Target;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
 use crate::stop::Stop;
 use rhai::{Dynamic, EvalAltResult, Position};
@@ -25,7 +25,8 @@ use tokio::sync::mpsc::UnboundedSender;
 /// What every run of a scheduler shares.
 pub struct RunEnv {
     pub handle: Handle,
-    pub target: Target,
+    /// Where jobs' `zavu` points, with the session's key and client settings.
+    pub api: ClientOptions,
     pub limits: Limits,
     pub state_dir: Option<PathBuf>,
     pub log: Arc<Log>,
@@ -143,7 +144,7 @@ fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), St
             job: job.name().to_string(),
             run,
         }),
-        target: Some(env.target.clone()),
+        api: Some(env.api.clone()),
         bridge: Arc::new(Bridge::new(env.handle.clone(), stop.clone())),
         state_dir: env.state_dir.clone(),
         // A scheduled campaign reports through the job's log, not a progress display.

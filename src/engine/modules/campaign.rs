@@ -9,10 +9,10 @@
 use super::csv::{CsvRows, CsvStream, row_map};
 use super::zavu::{Zavu, ZavuHost};
 use crate::campaign::plan::{self, Problem, SourceRow};
-use crate::campaign::report::RowResult;
+use crate::campaign::results::RowResult;
 use crate::campaign::{self, CampaignError, Env, Halt, Rows, Settings, Summary};
-use crate::engine::CampaignDefaults;
 use crate::engine::api_error::ScriptApiError;
+use crate::engine::context::CampaignDefaults;
 use crate::engine::convert::{self, to_dynamic};
 use crate::engine::diagnostics;
 use rhai::{
@@ -297,6 +297,7 @@ fn run(
         handle: bridge.handle(),
         stop: bridge.stop(),
         state_dir: dir,
+        confirm: &defaults.confirm,
     };
     if let (Source::Csv(stream), None) = (&opts.source, &opts.params) {
         // Rows go straight to the API: every column must be an invitation field.

@@ -1,7 +1,7 @@
 //! `log::info/warn/error(message)`: progress and problems on stderr (or the scheduler's
 //! log), never mixed into what the script prints on stdout.
 
-use crate::engine::{LogLevel, Sink};
+use crate::engine::context::{LogLevel, Sink};
 use rhai::{Dynamic, FuncRegistration, Module};
 use std::sync::Arc;
 

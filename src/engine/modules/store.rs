@@ -8,8 +8,8 @@
 //! own committed write, so runs on parallel threads or in other processes never lose each
 //! other's entries. This module stores and fetches; what to remember is the script's call.
 
+use crate::client::ClientOptions;
 use crate::engine::convert::{from_json, to_json};
-use crate::engine::modules::zavu::Target;
 use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -32,16 +32,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(dir: Option<PathBuf>, target: Option<&Target>) -> Store {
-        let scope = match target {
-            Some(t) => format!(
-                "{} {}",
-                t.base_url,
-                t.api_key
-                    .as_ref()
-                    .map(|k| k.fingerprint())
-                    .unwrap_or_default()
-            ),
+    pub fn new(dir: Option<PathBuf>, api: Option<&ClientOptions>) -> Store {
+        let scope = match api {
+            Some(t) => format!("{} {}", t.base_url, t.api_key.fingerprint()),
             None => String::new(),
         };
         Store {
@@ -230,14 +223,8 @@ mod tests {
     use super::*;
     use crate::client::ApiKey;
 
-    fn target(url: &str, key: &str) -> Target {
-        Target {
-            base_url: url.into(),
-            api_key: Some(ApiKey::new(key)),
-            timeout: Duration::from_secs(1),
-            max_retries: 0,
-            rate_cap_per_minute: None,
-        }
+    fn target(url: &str, key: &str) -> ClientOptions {
+        ClientOptions::new(url, ApiKey::new(key))
     }
 
     #[test]

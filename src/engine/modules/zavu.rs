@@ -97,39 +97,20 @@ pub fn resource_names() -> Vec<&'static str> {
     RESOURCES.iter().map(|r| r.name).collect()
 }
 
-/// Where API calls go by default, and the settings every client of a run shares.
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub base_url: String,
-    pub api_key: Option<ApiKey>,
-    pub timeout: std::time::Duration,
-    pub max_retries: u32,
-    pub rate_cap_per_minute: Option<u32>,
-}
-
-impl Target {
-    fn options(&self, base_url: String, api_key: ApiKey) -> ClientOptions {
-        let mut o = ClientOptions::new(base_url, api_key);
-        o.timeout = self.timeout;
-        o.max_retries = self.max_retries;
-        o.rate_cap_per_minute = self.rate_cap_per_minute;
-        o
-    }
-}
-
 /// Builds the clients a script uses: the default one behind `zavu` (made on first use)
 /// and the ones `zavu_client(#{…})` asks for.
 pub struct ZavuHost {
     bridge: Arc<Bridge>,
-    target: Option<Target>,
+    /// Where `zavu` points, and the settings every client of the run shares.
+    api: Option<ClientOptions>,
     default: Mutex<Option<Zavu>>,
 }
 
 impl ZavuHost {
-    pub fn new(bridge: Arc<Bridge>, target: Option<Target>) -> Self {
+    pub fn new(bridge: Arc<Bridge>, api: Option<ClientOptions>) -> Self {
         ZavuHost {
             bridge,
-            target,
+            api,
             default: Mutex::new(None),
         }
     }
@@ -151,20 +132,16 @@ impl ZavuHost {
 
     /// A client for `apiKey`/`baseUrl`, each defaulting to the current target's.
     pub fn client_for(&self, key: Option<String>, base: Option<String>) -> RhaiResult<Zavu> {
-        let Some(target) = &self.target else {
+        let Some(api) = &self.api else {
             return Err("no API target: this command does not talk to the API".into());
         };
-        let key = match key.map(ApiKey::new).or_else(|| target.api_key.clone()) {
-            Some(k) => k,
-            None => {
-                return Err(
-                    "no API key: set ZAVUDEV_API_KEY, pass --api-key-file PATH, use --sandbox, \
-                    or give zavu_client(#{ apiKey: … })"
-                        .into(),
-                );
-            }
-        };
-        let opts = target.options(base.unwrap_or_else(|| target.base_url.clone()), key);
+        let mut opts = api.clone();
+        if let Some(key) = key {
+            opts.api_key = ApiKey::new(key);
+        }
+        if let Some(base) = base {
+            opts.base_url = base;
+        }
         let client = ApiClient::new(opts).map_err(|e| {
             ScriptApiError::invalid_params(
                 "zavu_client",

@@ -1,16 +1,15 @@
 //! The `campaign` front door: list the campaigns in the journal, show where one stands,
 //! clean one up — the command-line twins of `campaign::status` and `campaign::cleanup`.
 
+use super::output;
+use super::session::Session;
 use crate::campaign::journal::Journal;
 use crate::campaign::{journal_path, operate};
-use crate::cli::CampaignCommand;
 use crate::client::ApiClient;
-use crate::config::Config;
+use crate::config::{CampaignAction, Config};
 use crate::error::Error;
-use crate::session::Session;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 use tokio::runtime::Runtime;
 
 fn line(counts: &BTreeMap<String, i64>) -> String {
@@ -24,26 +23,19 @@ fn line(counts: &BTreeMap<String, i64>) -> String {
         .join(" · ")
 }
 
-pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignCommand) -> Result<(), Error> {
+pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> Result<(), Error> {
     let state_dir = config.state_dir()?.to_path_buf();
     let session = Session::open(config, runtime)?;
-    let target = session.target.clone();
-    let key = target
-        .api_key
-        .clone()
-        .ok_or_else(|| Error::Usage("no API key".into()))?;
-    let client = ApiClient::new(config.client_options(&target.base_url, key))
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
     let outcome = match action {
-        CampaignCommand::List => list(config, &state_dir, &client),
-        CampaignCommand::Status { name, refresh } => runtime
+        CampaignAction::List => list(config, &state_dir, &client),
+        CampaignAction::Status { name, refresh } => runtime
             .block_on(operate::status(&state_dir, &client, name, *refresh))
             .map_err(Error::Usage)
             .map(|s| {
                 if config.json {
-                    println!(
-                        "{}",
-                        json!({"name": s.name, "target": s.target, "rows": s.rows, "invitations": s.invitations})
+                    output::json_line(
+                        &json!({"name": s.name, "target": s.target, "rows": s.rows, "invitations": s.invitations}),
                     );
                 } else {
                     println!("campaign {} — {} (key {})", s.name, s.target, client.key().redacted());
@@ -51,7 +43,7 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignCommand) -> 
                     println!("invitations:  {}", line(&s.invitations));
                 }
             }),
-        CampaignCommand::Cleanup { name, dry_run, yes } => {
+        CampaignAction::Cleanup { name, dry_run, yes } => {
             cleanup(config, runtime, &state_dir, &client, name, *dry_run, *yes)
         }
     };
@@ -81,7 +73,7 @@ fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Res
                 "createdAt": crate::api::Timestamp::from_millis(c.created_at_ms)})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        output::json_line(&serde_json::Value::Array(items));
     } else if all.is_empty() {
         println!("no campaigns yet for this key");
     } else {
@@ -112,21 +104,21 @@ fn cleanup(
             .block_on(operate::cleanup(state_dir, client, name, true))
             .map_err(Error::Usage)?;
         if planned.would_cancel > 0 {
-            if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-                return Err(Error::Usage(format!(
-                    "this would cancel {} live invitations of campaign '{name}'; pass --yes to go ahead",
-                    planned.would_cancel
-                )));
-            }
-            eprint!(
-                "Cancel {} live invitations of campaign '{name}'? [y/N] ",
+            let question = format!(
+                "Cancel {} live invitations of campaign '{name}'?",
                 planned.would_cancel
             );
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                return Err(Error::Usage("not confirmed; nothing was cancelled".into()));
+            match output::terminal_confirm().ask(&question) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(Error::Usage("not confirmed; nothing was cancelled".into()));
+                }
+                None => {
+                    return Err(Error::Usage(format!(
+                        "this would cancel {} live invitations of campaign '{name}'; pass --yes to go ahead",
+                        planned.would_cancel
+                    )));
+                }
             }
         }
     }
@@ -134,9 +126,8 @@ fn cleanup(
         .block_on(operate::cleanup(state_dir, client, name, dry_run))
         .map_err(Error::Usage)?;
     if config.json {
-        println!(
-            "{}",
-            json!({"cancelled": c.cancelled, "closed": c.closed, "failed": c.failed, "wouldCancel": c.would_cancel})
+        output::json_line(
+            &json!({"cancelled": c.cancelled, "closed": c.closed, "failed": c.failed, "wouldCancel": c.would_cancel}),
         );
     } else if dry_run {
         println!(

@@ -22,13 +22,13 @@ mod input;
 mod interrupt;
 mod render;
 
-use crate::cli::ReplArgs;
 use crate::client::DEFAULT_BASE_URL;
-use crate::config::{Config, Target as ConfiguredTarget};
+use crate::commands::output;
+use crate::commands::session::Session;
+use crate::config::{Config, ReplSettings, Target as ConfiguredTarget};
 use crate::engine::diagnostics::{self, FailureKind};
 use crate::engine::{self, HostOptions, StdSink};
 use crate::error::Error;
-use crate::session::Session;
 use crate::stop::Stop;
 use complete::{Catalog, Names};
 use frontend::{Frontend, Piped, Read, Terminal};
@@ -41,17 +41,20 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 
-pub fn run(config: &Config, runtime: &Runtime, args: &ReplArgs) -> Result<(), Error> {
+pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Result<(), Error> {
     let interactive = std::io::stdin().is_terminal();
     let session = Session::open(config, runtime)?;
     let interrupts = Interrupts::install(runtime, session.stop().clone(), interactive);
     let engine = engine::build(HostOptions {
-        limits: args.limits.limits(),
+        limits: settings.limits,
         // Campaigns and store:: work in a session as they do in scripts.
         state_dir: Some(config.state_dir()?.to_path_buf()),
-        campaign: Default::default(),
+        campaign: engine::CampaignDefaults {
+            confirm: output::terminal_confirm(),
+            ..Default::default()
+        },
         sink: Arc::new(StdSink),
-        target: Some(session.target.clone()),
+        api: Some(session.api.clone()),
         bridge: session.bridge.clone(),
     });
     let mut repl = Repl {
@@ -94,10 +97,13 @@ fn target_label(config: &Config, session: &Session) -> String {
     match &config.target {
         ConfiguredTarget::InProcessSandbox => "sandbox".into(),
         ConfiguredTarget::Remote(url) => {
-            let mode = match &session.target.api_key {
-                Some(k) if k.is_live() => "live",
-                Some(k) if k.redacted().starts_with("zv_test_") => "test",
-                _ => "custom key",
+            let key = &session.api.api_key;
+            let mode = if key.is_live() {
+                "live"
+            } else if key.redacted().starts_with("zv_test_") {
+                "test"
+            } else {
+                "custom key"
             };
             if url.trim_end_matches('/') == DEFAULT_BASE_URL.trim_end_matches('/') {
                 mode.to_string()
@@ -460,10 +466,10 @@ impl Repl {
             eprintln!("{} usage: :load FILE", self.err.red("error:"));
             return;
         }
-        let text = match crate::runner::read_script(Path::new(path)) {
+        let text = match engine::script::read(Path::new(path)) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("{}", self.paint_error(&e.render()));
+                eprintln!("{}", self.paint_error(&Error::from(e).render()));
                 return;
             }
         };

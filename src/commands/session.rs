@@ -1,18 +1,20 @@
 //! The API a front door talks to for one session: the configured server, or a sandbox
-//! started in this process for `--sandbox` — plus the bridge and stop signal that every
-//! script of the session shares.
+//! started in this process for `--sandbox` — resolved once into the client settings every
+//! client of the session shares, plus the bridge and stop signal every script of the
+//! session shares, and the Ctrl-C handling that triggers it.
 
-use crate::config::{Config, Target as ConfiguredTarget};
+use crate::client::{ApiKey, ClientOptions};
+use crate::config::{Config, Target};
 use crate::engine::bridge::Bridge;
-use crate::engine::modules::zavu::Target;
 use crate::error::Error;
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sandbox::{DEFAULT_KEY, Sandbox, SandboxOptions};
 use crate::stop::Stop;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 
 pub struct Session {
-    pub target: Target,
+    /// Where calls go, with the key and the run's client settings.
+    pub api: ClientOptions,
     pub sandbox: Option<Sandbox>,
     pub bridge: Arc<Bridge>,
 }
@@ -23,8 +25,8 @@ impl Session {
     pub fn open(config: &Config, runtime: &Runtime) -> Result<Session, Error> {
         let key = config.key_for_target()?;
         let (base_url, sandbox) = match &config.target {
-            ConfiguredTarget::Remote(url) => (url.clone(), None),
-            ConfiguredTarget::InProcessSandbox => {
+            Target::Remote(url) => (url.clone(), None),
+            Target::InProcessSandbox => {
                 let sandbox = runtime.block_on(Sandbox::start(SandboxOptions {
                     keys: vec![key.expose().to_string()],
                     ..Default::default()
@@ -32,28 +34,17 @@ impl Session {
                 eprintln!(
                     "zavu-script: in-process sandbox at {} (key {}); nothing leaves this machine",
                     sandbox.base_url(),
-                    if key.expose() == crate::sandbox::DEFAULT_KEY {
-                        key.expose().to_string()
-                    } else {
-                        key.redacted()
-                    }
+                    shown_key(&key)
                 );
                 (sandbox.base_url().to_string(), Some(sandbox))
             }
-        };
-        let target = Target {
-            base_url,
-            api_key: Some(key),
-            timeout: config.timeout,
-            max_retries: config.max_retries,
-            rate_cap_per_minute: config.rate_cap_per_minute,
         };
         let bridge = Arc::new(Bridge::new(
             runtime.handle().clone(),
             Arc::new(Stop::default()),
         ));
         Ok(Session {
-            target,
+            api: config.client_options(&base_url, key),
             sandbox,
             bridge,
         })
@@ -68,6 +59,16 @@ impl Session {
         if let Some(sb) = self.sandbox {
             let _ = runtime.block_on(sb.shutdown());
         }
+    }
+}
+
+/// A key as the front doors show it: the sandbox's well-known key in full (it is no
+/// secret, and a newcomer needs it), any other key redacted.
+pub fn shown_key(key: &ApiKey) -> String {
+    if key.expose() == DEFAULT_KEY {
+        key.expose().to_string()
+    } else {
+        key.redacted()
     }
 }
 

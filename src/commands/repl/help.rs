@@ -569,7 +569,6 @@ pub fn topic(topic: &str, helpers: &HelperDocs) -> Option<String> {
 mod tests {
     use super::*;
     use crate::engine::bridge::Bridge;
-    use crate::engine::modules::zavu::Target;
     use crate::engine::{self, HostOptions, StdSink};
     use crate::stop::Stop;
     use std::sync::Arc;
@@ -614,13 +613,10 @@ mod tests {
             campaign: Default::default(),
             sink: Arc::new(StdSink),
             // Never contacted: every call below fails its parameter check first.
-            target: Some(Target {
-                base_url: "http://127.0.0.1:9".into(),
-                api_key: Some(crate::client::ApiKey::new("zv_test_docs")),
-                timeout: std::time::Duration::from_secs(1),
-                max_retries: 0,
-                rate_cap_per_minute: None,
-            }),
+            api: Some(crate::client::ClientOptions::new(
+                "http://127.0.0.1:9",
+                crate::client::ApiKey::new("zv_test_docs"),
+            )),
             bridge,
         });
         for m in METHODS {

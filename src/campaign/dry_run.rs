@@ -1,0 +1,103 @@
+//! The dry run: what a campaign would do, from the rows and the journal alone — every row
+//! validated and compared with what earlier runs recorded, reported like a real run with
+//! `planned` in place of `created`. Sends nothing and writes nothing to the journal.
+
+use super::journal::{CampaignId, Journal, RowState};
+use super::plan::{SourceRow, key_hash};
+use super::progress::{Progress, Tally};
+use super::report::Report;
+use super::results::{Action, RowResult, duplicate_result, earlier_result, invalid_result};
+use super::{CampaignError, Settings, Summary};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// The dry run: what would happen, from the rows and the journal alone.
+pub(super) fn plan_only(
+    journal: &Journal,
+    campaign: Option<CampaignId>,
+    settings: &Settings,
+    rows: Box<dyn Iterator<Item = SourceRow> + '_>,
+    total: Option<u64>,
+    quiet: bool,
+) -> Result<Summary, CampaignError> {
+    let started = Instant::now();
+    let mut progress = Progress::new(&settings.name, total, quiet);
+    let mut report = match &settings.report {
+        Some(base) => Some(Report::create(base).map_err(CampaignError::Setup)?),
+        None => None,
+    };
+    let mut tally = Tally::default();
+    let mut results = vec![];
+    let mut complete = true;
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    for (i, row) in rows.enumerate() {
+        let result = match row {
+            SourceRow::Invalid(p) => {
+                tally.invalid += 1;
+                invalid_result(&p)
+            }
+            SourceRow::Ready(planned) => {
+                if let Some(first) = seen.get(&key_hash(&planned.key)) {
+                    tally.skipped += 1;
+                    duplicate_result(&planned, *first)
+                } else {
+                    seen.insert(key_hash(&planned.key), planned.line);
+                    let entry = match campaign {
+                        Some(c) => journal.get(c, &planned.key)?,
+                        None => None,
+                    };
+                    match entry {
+                        Some(e) if e.state == RowState::Created => {
+                            tally.skipped += 1;
+                            earlier_result(&planned, &e)
+                        }
+                        _ => {
+                            tally.planned += 1;
+                            RowResult {
+                                row: planned.line,
+                                key: Some(planned.key.clone()),
+                                action: Action::Planned,
+                                invitation_id: None,
+                                url: None,
+                                status: None,
+                                error_code: None,
+                                message: None,
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(r) = report.as_mut() {
+            r.write(&result).map_err(CampaignError::Setup)?;
+        }
+        if results.len() < settings.keep_results {
+            results.push(result);
+        } else {
+            complete = false;
+        }
+        if i % 256 == 0 {
+            progress.update(&tally);
+        }
+    }
+    let paths = report.as_ref().map(|r| {
+        let (c, j) = r.paths();
+        (c.to_path_buf(), j.to_path_buf())
+    });
+    if let Some(r) = report {
+        r.finish().map_err(CampaignError::Setup)?;
+    }
+    if !quiet {
+        progress.finish(&tally, true);
+    }
+    Ok(Summary {
+        name: settings.name.clone(),
+        tally,
+        dry_run: true,
+        elapsed: started.elapsed(),
+        results,
+        results_complete: complete,
+        report: paths,
+        halted: None,
+    })
+}

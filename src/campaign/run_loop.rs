@@ -1,0 +1,601 @@
+//! The send loop of a campaign: rows fed into up to `concurrency` creates in flight through
+//! the client's shared rate budget, each journaled `sending` before it leaves and with its
+//! answer after; lost answers settled, reconciled against the server's list and only then
+//! resent; earlier runs' loose ends adopted first. [`send`] owns one run from the first
+//! row to the summary; setting up (lock, journal, report files) is the caller's.
+
+use super::journal::{CampaignId, Journal, JournalError, RowState};
+use super::plan::{Planned, SourceRow, key_hash};
+use super::progress::{Progress, Tally};
+use super::reconcile::{self, Pending, Skew, SkewMeter};
+use super::report::Report;
+use super::results::{
+    Action, RowResult, created_result, duplicate_result, earlier_result, invalid_result,
+    unsent_result,
+};
+use super::{Env, Halt, Settings, Summary};
+use crate::api::Invitation;
+use crate::client::ClientError;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs the campaign's rows to the end (or until stopped) and sums it up.
+pub(super) fn send(
+    env: &Env<'_>,
+    settings: &Settings,
+    journal: Journal,
+    campaign: CampaignId,
+    report: Option<Report>,
+    rows: Box<dyn Iterator<Item = SourceRow> + '_>,
+    total: Option<u64>,
+) -> Summary {
+    let started = Instant::now();
+    let mut run = Run {
+        env,
+        settings,
+        journal,
+        campaign,
+        report,
+        progress: Progress::new(&settings.name, total, settings.quiet),
+        tally: Tally::default(),
+        results: vec![],
+        results_complete: true,
+        seen: HashMap::new(),
+        adopted_earlier: HashMap::new(),
+        lost: vec![],
+        last_lost_ms: 0,
+        skew: SkewMeter::default(),
+        unreachable_streak: 0,
+        halted: None,
+    };
+    env.handle.block_on(run.execute(rows));
+    let paths = run.report.as_ref().map(|r| {
+        let (c, j) = r.paths();
+        (c.to_path_buf(), j.to_path_buf())
+    });
+    if let Some(r) = run.report.take()
+        && let Err(e) = r.finish()
+        && run.halted.is_none()
+    {
+        run.halted = Some(Halt::Journal(e));
+    }
+    if let Some(skew) = run.skew.skew() {
+        let _ = run.journal.set_clock_offset(campaign, skew.offset_ms);
+    }
+    let Run {
+        progress,
+        tally,
+        results,
+        results_complete,
+        halted,
+        ..
+    } = run;
+    progress.finish(&tally, false);
+    Summary {
+        name: settings.name.clone(),
+        tally,
+        dry_run: false,
+        elapsed: started.elapsed(),
+        results,
+        results_complete,
+        report: paths,
+        halted,
+    }
+}
+
+/// One create and what came of it.
+struct Attempt {
+    planned: Planned,
+    sent_ms: i64,
+    received_ms: i64,
+    result: Result<Invitation, ClientError>,
+}
+
+struct Run<'e, 's> {
+    env: &'e Env<'e>,
+    settings: &'s Settings,
+    journal: Journal,
+    campaign: CampaignId,
+    report: Option<Report>,
+    progress: Progress,
+    tally: Tally,
+    results: Vec<RowResult>,
+    results_complete: bool,
+    /// Row key (hashed) → the line that first used it in this run.
+    seen: HashMap<u64, u64>,
+    /// Rows an earlier run left unknown that turned out to exist.
+    adopted_earlier: HashMap<String, Invitation>,
+    /// This run's creates whose answers were lost, awaiting reconciliation.
+    lost: Vec<Planned>,
+    last_lost_ms: i64,
+    skew: SkewMeter,
+    unreachable_streak: usize,
+    halted: Option<Halt>,
+}
+
+impl Run<'_, '_> {
+    fn record(&mut self, r: RowResult) {
+        match r.action {
+            Action::Created => self.tally.created += 1,
+            Action::Reconciled => self.tally.reconciled += 1,
+            Action::Skipped => self.tally.skipped += 1,
+            Action::Invalid => self.tally.invalid += 1,
+            Action::Failed => self.tally.failed += 1,
+            Action::Planned => self.tally.planned += 1,
+        }
+        if let Some(rep) = self.report.as_mut()
+            && let Err(e) = rep.write(&r)
+            && self.halted.is_none()
+        {
+            self.halted = Some(Halt::Journal(e));
+        }
+        if self.results.len() < self.settings.keep_results {
+            self.results.push(r);
+        } else {
+            self.results_complete = false;
+        }
+        self.progress.update(&self.tally);
+    }
+
+    fn journal<T>(&mut self, r: Result<T, JournalError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if self.halted.is_none() {
+                    self.halted = Some(Halt::Journal(e.to_string()));
+                }
+                None
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.halted.is_some() || self.env.stop.is_set()
+    }
+
+    async fn execute(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>) {
+        self.reconcile_earlier().await;
+        if !self.stopped() {
+            self.pump(rows, false).await;
+        }
+        for _ in 0..self.settings.passes {
+            if self.lost.is_empty() || self.stopped() {
+                break;
+            }
+            let resend = self.reconcile_lost().await;
+            if !resend.is_empty() && !self.stopped() {
+                self.pump(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
+                    .await;
+            }
+        }
+        for p in std::mem::take(&mut self.lost) {
+            self.record(unsent_result(
+                &p,
+                Action::Failed,
+                "outcome_unknown",
+                "the answer was lost and the server did not show the invitation yet; the next run reconciles it before sending again",
+            ));
+        }
+        // Invitations adopted for rows that are no longer in the source.
+        let leftovers: Vec<(String, Invitation)> = self.adopted_earlier.drain().collect();
+        for (key, inv) in leftovers {
+            let line = self
+                .journal
+                .get(self.campaign, &key)
+                .ok()
+                .flatten()
+                .and_then(|e| e.line)
+                .unwrap_or(0);
+            let p = Planned {
+                line,
+                key,
+                params: Default::default(),
+                email: None,
+                phone: None,
+            };
+            self.record(created_result(
+                &p,
+                &inv,
+                Action::Reconciled,
+                Some("created by an earlier run that stopped before recording it"),
+            ));
+        }
+        if self.halted.is_none() && self.env.stop.is_set() {
+            self.halted = Some(Halt::Interrupted(
+                self.env.stop.reason().unwrap_or_else(|| "stopped".into()),
+            ));
+        }
+    }
+
+    /// Rows an earlier run left `unknown` (or killed mid-send) are settled before anything
+    /// is sent: adopted if the server has them, otherwise made sendable again.
+    async fn reconcile_earlier(&mut self) {
+        let Some(entries) = self.journal(self.journal.in_state(self.campaign, RowState::Unknown))
+        else {
+            return;
+        };
+        if entries.is_empty() {
+            return;
+        }
+        self.progress.note(&format!(
+            "reconciling {} row{} an earlier run left unresolved",
+            entries.len(),
+            if entries.len() == 1 { "" } else { "s" }
+        ));
+        let newest = entries.iter().map(|e| e.updated_at_ms).max().unwrap_or(0);
+        self.settle_until(newest).await;
+        let skew = match self.journal.clock_offset(self.campaign) {
+            Ok(Some(offset_ms)) => Skew {
+                offset_ms,
+                margin_ms: 5_000,
+            },
+            _ => Skew::UNMEASURED,
+        };
+        let pending: Vec<Pending> = entries
+            .iter()
+            .map(|e| Pending {
+                key: e.key.clone(),
+                email: e.match_email.clone(),
+                phone: e.match_phone.clone(),
+                attempt_at_ms: e.attempt_at_ms.unwrap_or(e.updated_at_ms),
+            })
+            .collect();
+        match reconcile::reconcile(self.env.client, &pending, skew).await {
+            Ok((found, _)) => {
+                for e in entries {
+                    match found.get(&e.key) {
+                        Some(inv) => {
+                            self.journal_created(&e.key, inv);
+                            self.adopted_earlier.insert(e.key.clone(), inv.clone());
+                        }
+                        None => {
+                            self.journal_replan(&e.key);
+                        }
+                    }
+                }
+            }
+            Err(e) => self.halted = Some(Halt::Api(e)),
+        }
+    }
+
+    /// Waits out the settle delay after the newest lost answer (interruptible).
+    async fn settle_until(&mut self, lost_at_ms: i64) {
+        let wait = lost_at_ms + self.settings.settle.as_millis() as i64 - now_ms();
+        if wait <= 0 {
+            return;
+        }
+        self.progress.note(&format!(
+            "waiting {:.1} s for the server to settle before looking",
+            wait as f64 / 1000.0
+        ));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            _ = self.env.stop.stopped() => {}
+        }
+    }
+
+    /// This run's lost answers: reconcile, adopt what exists, return the rest to resend.
+    async fn reconcile_lost(&mut self) -> Vec<Planned> {
+        let lost = std::mem::take(&mut self.lost);
+        self.progress.note(&format!(
+            "reconciling {} row{} whose answers were lost",
+            lost.len(),
+            if lost.len() == 1 { "" } else { "s" }
+        ));
+        self.settle_until(self.last_lost_ms).await;
+        if self.env.stop.is_set() {
+            self.lost = lost;
+            return vec![];
+        }
+        let attempts: HashMap<String, i64> =
+            match self.journal(self.journal.in_state(self.campaign, RowState::Unknown)) {
+                Some(entries) => entries
+                    .into_iter()
+                    .map(|e| (e.key, e.attempt_at_ms.unwrap_or(e.updated_at_ms)))
+                    .collect(),
+                None => {
+                    self.lost = lost;
+                    return vec![];
+                }
+            };
+        let pending: Vec<Pending> = lost
+            .iter()
+            .map(|p| Pending {
+                key: p.key.clone(),
+                email: p.email.clone(),
+                phone: p.phone.clone(),
+                attempt_at_ms: attempts.get(&p.key).copied().unwrap_or_else(now_ms),
+            })
+            .collect();
+        let skew = self.skew.skew().unwrap_or(Skew::UNMEASURED);
+        match reconcile::reconcile(self.env.client, &pending, skew).await {
+            Ok((found, _)) => {
+                let mut resend = vec![];
+                for p in lost {
+                    match found.get(&p.key) {
+                        Some(inv) => {
+                            self.journal_created(&p.key, inv);
+                            self.record(created_result(
+                                &p,
+                                inv,
+                                Action::Created,
+                                Some("the answer was lost; found on the server"),
+                            ));
+                        }
+                        None => {
+                            self.journal_replan(&p.key);
+                            resend.push(p);
+                        }
+                    }
+                }
+                resend
+            }
+            Err(e) => {
+                self.lost = lost;
+                self.halted = Some(Halt::Api(e));
+                vec![]
+            }
+        }
+    }
+
+    /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
+    ///
+    /// Journal writes are grouped: answers and new `sending` marks accumulate in one
+    /// transaction, which is committed just before the new creates are spawned — so a
+    /// `sending` mark is always durable before its request leaves, at one commit per batch
+    /// rather than two per row. A crash between an answer and the next commit leaves that
+    /// row `sending`, which the next run reconciles: slower, never wrong.
+    async fn pump(&mut self, mut rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
+        use futures::FutureExt;
+        let mut inflight = FuturesUnordered::new();
+        let mut exhausted = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let begun = self.journal.begin();
+            self.journal(begun);
+            // Take every answer that is already in, without waiting.
+            while let Some(Some(done)) = inflight.next().now_or_never() {
+                self.finish(done);
+            }
+            let mut launch = vec![];
+            while !exhausted
+                && !self.stopped()
+                && inflight.len() + launch.len() < self.settings.concurrency.max(1)
+            {
+                match rows.next() {
+                    None => exhausted = true,
+                    Some(row) => {
+                        if let Some(planned) = self.admit(row, resend) {
+                            launch.push(planned);
+                        }
+                    }
+                }
+            }
+            let committed = self.journal.commit();
+            if self.journal(committed).is_none() {
+                // The marks may not be on disk: sending now could not be reconciled.
+                launch.clear();
+            }
+            for planned in launch {
+                let client = self.env.client.clone();
+                let sent_ms = now_ms();
+                inflight.push(self.env.handle.spawn(async move {
+                    let result = client.create_invitation(&planned.params).await;
+                    Attempt {
+                        planned,
+                        sent_ms,
+                        received_ms: now_ms(),
+                        result,
+                    }
+                }));
+            }
+            if inflight.is_empty() && (exhausted || self.stopped()) {
+                break;
+            }
+            tokio::select! {
+                Some(done) = inflight.next() => {
+                    let begun = self.journal.begin();
+                    self.journal(begun);
+                    self.finish(done);
+                }
+                _ = tick.tick() => self.progress.update(&self.tally),
+            }
+        }
+        let committed = self.journal.commit();
+        self.journal(committed);
+    }
+
+    fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
+        match done {
+            Ok(attempt) => self.complete(attempt),
+            // A create task that died cannot tell us what it did: its row stays `sending`
+            // and the next run reconciles it.
+            Err(join) => tracing::warn!("campaign: a create task failed: {join}"),
+        }
+    }
+
+    /// Decides what to do with one row; returns it if it is to be sent (its `sending` mark
+    /// is written, to be committed before it leaves).
+    fn admit(&mut self, row: SourceRow, resend: bool) -> Option<Planned> {
+        let planned = match row {
+            SourceRow::Invalid(p) => {
+                if let Some(k) = &p.key {
+                    let r = self.journal.mark_invalid(
+                        self.campaign,
+                        k,
+                        p.line,
+                        "invalid_params",
+                        &p.message,
+                    );
+                    self.journal(r);
+                }
+                self.record(invalid_result(&p));
+                return None;
+            }
+            SourceRow::Ready(p) => p,
+        };
+        if !resend {
+            let h = key_hash(&planned.key);
+            if let Some(first) = self.seen.get(&h) {
+                let first = *first;
+                self.record(duplicate_result(&planned, first));
+                return None;
+            }
+            self.seen.insert(h, planned.line);
+            if let Some(inv) = self.adopted_earlier.remove(&planned.key) {
+                self.record(created_result(
+                    &planned,
+                    &inv,
+                    Action::Reconciled,
+                    Some("created by an earlier run that stopped before recording it"),
+                ));
+                return None;
+            }
+            let entry = self.journal.get(self.campaign, &planned.key);
+            match self.journal(entry)? {
+                Some(e) if e.state == RowState::Created => {
+                    self.record(earlier_result(&planned, &e));
+                    return None;
+                }
+                Some(e) if e.state == RowState::Unknown => {
+                    self.record(unsent_result(
+                        &planned,
+                        Action::Failed,
+                        "outcome_unknown",
+                        "an earlier attempt's outcome is still unknown; not resent until it is reconciled",
+                    ));
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        let sent_ms = now_ms();
+        let marked = self.journal.mark_sending(
+            self.campaign,
+            &planned.key,
+            planned.line,
+            planned.email.as_deref(),
+            planned.phone.as_deref(),
+            sent_ms,
+        );
+        self.journal(marked)?;
+        Some(planned)
+    }
+
+    fn fail(&mut self, p: &Planned, state: RowState, action: Action, code: &str, message: &str) {
+        let r = self
+            .journal
+            .mark(self.campaign, &p.key, state, Some(code), Some(message));
+        self.journal(r);
+        self.record(unsent_result(p, action, code, message));
+    }
+
+    /// Records in the journal that an invitation exists for this row.
+    fn journal_created(&mut self, key: &str, inv: &Invitation) {
+        let r =
+            self.journal
+                .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
+        self.journal(r);
+    }
+
+    /// Makes a row sendable again: reconciliation showed its attempt created nothing.
+    fn journal_replan(&mut self, key: &str) {
+        let r = self
+            .journal
+            .mark(self.campaign, key, RowState::Planned, None, None);
+        self.journal(r);
+    }
+
+    fn complete(&mut self, a: Attempt) {
+        let p = &a.planned;
+        if !matches!(a.result, Err(ClientError::Unreachable { .. })) {
+            self.unreachable_streak = 0;
+        }
+        match &a.result {
+            Ok(inv) => {
+                self.skew
+                    .observe(a.sent_ms, a.received_ms, inv.created_at.millis());
+                self.journal_created(&p.key, inv);
+                self.record(created_result(p, inv, Action::Created, None));
+            }
+            Err(e) if e.is_outcome_unknown() => {
+                let r = self.journal.mark(
+                    self.campaign,
+                    &p.key,
+                    RowState::Unknown,
+                    Some("outcome_unknown"),
+                    Some(&e.to_string()),
+                );
+                self.journal(r);
+                self.last_lost_ms = now_ms();
+                self.lost.push(a.planned);
+            }
+            Err(ClientError::Api(api)) if api.status == 400 => {
+                let field = api
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.pointer("/errors/0/path/0"))
+                    .and_then(|v| v.as_str())
+                    .map(|f| format!("{f}: "))
+                    .unwrap_or_default();
+                let message = format!("{field}{}", api.message);
+                let code = api.code.clone();
+                self.fail(
+                    &a.planned,
+                    RowState::Invalid,
+                    Action::Invalid,
+                    &code,
+                    &message,
+                );
+            }
+            Err(ClientError::Api(api)) if matches!(api.status, 401 | 403) => {
+                // The key itself was refused: this row (and every later one) was not sent.
+                let message = format!("{} (the run stopped here)", api.message);
+                let code = api.code.clone();
+                self.fail(
+                    &a.planned,
+                    RowState::Planned,
+                    Action::Failed,
+                    &code,
+                    &message,
+                );
+                if self.halted.is_none() {
+                    self.halted = Some(Halt::Api(ClientError::Api(api.clone())));
+                }
+            }
+            Err(e @ ClientError::Unreachable { .. }) => {
+                self.unreachable_streak += 1;
+                let message = e.to_string();
+                self.fail(
+                    &a.planned,
+                    RowState::Failed,
+                    Action::Failed,
+                    "connection_failed",
+                    &message,
+                );
+                // Every create failing to connect: stop instead of failing row after row.
+                if self.unreachable_streak >= 2 * self.settings.concurrency.max(1)
+                    && self.halted.is_none()
+                {
+                    self.halted = Some(Halt::Api(e.clone()));
+                }
+            }
+            Err(e) => {
+                let (code, message) = (e.code().to_string(), e.message());
+                self.fail(
+                    &a.planned,
+                    RowState::Failed,
+                    Action::Failed,
+                    &code,
+                    &message,
+                );
+            }
+        }
+    }
+}

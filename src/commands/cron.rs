@@ -1,0 +1,80 @@
+//! The `cron` front door: check the crontab (and stop there for `--test` and `--next`),
+//! then open a session and hand the checked crontab to the scheduler until SIGTERM.
+
+use super::session::Session;
+use crate::config::{Config, CronSettings, Globals};
+use crate::cron::load::{self, Defaults, Loaded};
+use crate::cron::{log, next_lines, run, scheduler, state};
+use crate::error::Error;
+use chrono::Utc;
+use std::sync::Arc;
+use tokio::runtime::Runtime;
+
+pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) -> Result<(), Error> {
+    let defaults = Defaults {
+        timeout: settings.job_timeout,
+        grace: settings.missed_grace,
+    };
+    let loaded = checked(runtime, settings, defaults)?;
+    if let Some(n) = settings.next {
+        let now = settings.now.unwrap_or_else(Utc::now);
+        for line in next_lines(&loaded, now, n) {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    if settings.test {
+        let n = loaded.jobs.len();
+        eprintln!(
+            "{}: ok ({n} job{})",
+            loaded.file,
+            if n == 1 { "" } else { "s" }
+        );
+        return Ok(());
+    }
+
+    let config = Config::resolve(globals)?;
+    let state_dir = config.state_dir()?.to_path_buf();
+    let session = Session::open(&config, runtime)?;
+    let log = Arc::new(log::Log::stderr(settings.json_logs));
+    let env = Arc::new(run::RunEnv {
+        handle: runtime.handle().clone(),
+        api: session.api.clone(),
+        limits: settings.limits,
+        state_dir: Some(state_dir.clone()),
+        log,
+    });
+    let state_file = state::StateFile::for_crontab(&state_dir, &settings.file);
+    let scheduler = scheduler::Scheduler::new(
+        loaded,
+        scheduler::Settings {
+            defaults,
+            shutdown_grace: settings.shutdown_grace,
+        },
+        env,
+        Arc::new(scheduler::SystemClock),
+        state_file,
+    );
+    let outcome = runtime.block_on(scheduler.run());
+    session.close(runtime);
+    outcome
+}
+
+/// The crontab, checked; a bad one is reported line by line on stderr.
+fn checked(
+    runtime: &Runtime,
+    settings: &CronSettings,
+    defaults: Defaults,
+) -> Result<Loaded, Error> {
+    load::load(&settings.file, defaults, runtime.handle(), Utc::now()).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        Error::Usage(format!(
+            "{}: {} error{}; nothing was started",
+            settings.file.display(),
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ))
+    })
+}

@@ -1,0 +1,37 @@
+//! The front doors, one file or folder each, and the one `execute` match that picks one.
+//!
+//! `run`/`check` run a script file once, `campaign` looks after campaigns in the journal,
+//! `repl` is the interactive session, `cron` the scheduler, `sandbox` serves the built-in
+//! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
+//! types), opens a [`session`] when it talks to the API, and prints through [`output`].
+//! Doors sit on top of everything else: nothing below `commands` imports from here.
+
+mod campaign;
+mod cron;
+pub mod output;
+mod repl;
+mod run;
+mod sandbox;
+pub mod session;
+
+use crate::config::{Command, Config, Invocation};
+use crate::error::Error;
+use tokio::runtime::Runtime;
+
+pub fn execute(invocation: Invocation, runtime: &Runtime) -> Result<(), Error> {
+    let Invocation { globals, command } = invocation;
+    match command {
+        Command::Run(settings) => run::run(&Config::resolve(&globals)?, runtime, &settings),
+        Command::Check { file } => run::check(runtime, &file),
+        Command::Campaign(action) => {
+            campaign::execute(&Config::resolve(&globals)?, runtime, &action)
+        }
+        // The crontab is checked before the globals are resolved: `--test` and `--next`
+        // need no key, target or state directory.
+        Command::Cron(settings) => cron::execute(&globals, runtime, &settings),
+        Command::Repl(settings) => repl::run(&Config::resolve(&globals)?, runtime, &settings),
+        Command::Sandbox(settings) => {
+            sandbox::serve(&Config::resolve(&globals)?, runtime, &settings)
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The `run` and `check` front doors: read a script, compile it, run it once against the
+//! session's API, and report — the script's own output on stdout, everything else
+//! (banners, logs, diagnostics) on stderr, so output can be piped.
+
+use super::output;
+use super::session::{Session, stop_on_ctrl_c};
+use crate::config::{Config, RunSettings};
+use crate::engine::bridge::Bridge;
+use crate::engine::script;
+use crate::engine::{self, HostOptions, StdSink};
+use crate::error::Error;
+use crate::stop::Stop;
+use rhai::Dynamic;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::runtime::Runtime;
+
+pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result<(), Error> {
+    let name = settings.file.display().to_string();
+    let text = script::read(&settings.file)?;
+    let session = Session::open(config, runtime)?;
+    stop_on_ctrl_c(runtime, session.stop().clone());
+    let state_dir = config.state_dir()?.to_path_buf();
+    let mut campaign = settings.campaign.clone();
+    campaign.confirm = output::terminal_confirm();
+    let failed_rows = campaign.failed_rows.clone();
+    let engine = engine::build(HostOptions {
+        limits: settings.limits,
+        state_dir: Some(state_dir),
+        campaign,
+        sink: Arc::new(StdSink),
+        api: Some(session.api.clone()),
+        bridge: session.bridge.clone(),
+    });
+    let outcome = script::compile(&engine, &name, &text).and_then(|ast| {
+        engine
+            .eval_ast_with_scope::<Dynamic>(&mut engine::new_scope(&settings.args), &ast)
+            .map_err(|e| script::failure(&name, &text, &e))
+    });
+    session.close(runtime);
+    let value = outcome?;
+    if config.json {
+        let json = engine::convert::to_json(&value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        output::json_pretty(&json);
+    }
+    match failed_rows.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Ok(()),
+        n => Err(Error::Incomplete(format!(
+            "{n} campaign row{} failed and will be retried when you run it again",
+            if n == 1 { "" } else { "s" }
+        ))),
+    }
+}
+
+pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
+    let name = file.display().to_string();
+    let text = script::read(file)?;
+    let bridge = Arc::new(Bridge::new(
+        runtime.handle().clone(),
+        Arc::new(Stop::default()),
+    ));
+    let engine = engine::build(HostOptions {
+        limits: Default::default(),
+        state_dir: None,
+        campaign: Default::default(),
+        sink: Arc::new(StdSink),
+        api: None,
+        bridge,
+    });
+    script::compile(&engine, &name, &text)?;
+    eprintln!("{name}: ok");
+    Ok(())
+}
