@@ -7,7 +7,8 @@ use super::plan::{SourceRow, key_hash};
 use super::progress::{Progress, Tally};
 use super::report::Report;
 use super::results::{Action, RowResult, duplicate_result, earlier_result, invalid_result};
-use super::{CampaignError, Settings, Summary};
+use super::settings::Settings;
+use super::summary::{CampaignError, Summary};
 use std::collections::HashMap;
 use std::time::Instant;
 

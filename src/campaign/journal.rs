@@ -155,6 +155,11 @@ fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// Where the journal lives in a state directory.
+pub fn journal_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("journal.sqlite3")
+}
+
 impl Journal {
     /// Opens (creating if needed, 0600) the journal at `path`.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {

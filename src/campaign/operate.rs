@@ -2,8 +2,7 @@
 //! counts per row state and per invitation status, optionally refreshed from the API —
 //! and clean-up: cancel the invitations it created that are still open.
 
-use super::journal::{CampaignId, Journal, RowState};
-use super::journal_path;
+use super::journal::{CampaignId, Journal, RowState, journal_path};
 use super::lock::CampaignLock;
 use crate::api::InvitationStatus;
 use crate::client::{ApiClient, ClientError};

@@ -13,7 +13,8 @@ use super::results::{
     Action, RowResult, created_result, duplicate_result, earlier_result, invalid_result,
     unsent_result,
 };
-use super::{Env, Halt, Settings, Summary};
+use super::settings::{Env, Settings};
+use super::summary::{Halt, Summary};
 use crate::api::Invitation;
 use crate::client::ClientError;
 use futures::StreamExt;

@@ -3,7 +3,10 @@
 //! Not part of the Zavu API — against the real service these answer 404. They bypass the
 //! rate budget (the control plane is never rate limited) and are never retried.
 
-use super::{ApiClient, ClientError, parse_error, segment};
+use super::api_client::ApiClient;
+use super::error::ClientError;
+use super::transport::parse_error;
+use super::url::segment;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -51,10 +54,7 @@ impl ApiClient {
     ) -> Result<Value, ClientError> {
         let full = format!("/_sandbox/{path}");
         let url = format!("{}{full}", self.inner.base);
-        let mut req = self.inner.http.request(method.clone(), &url).header(
-            "authorization",
-            format!("Bearer {}", self.inner.key.expose()),
-        );
+        let mut req = self.request(method.clone(), &url);
         if let Some(b) = body {
             req = req.json(b);
         }

@@ -19,8 +19,5 @@ mod stats;
 mod store;
 
 pub use lifecycle::effective_status;
-pub use server::{Sandbox, SandboxError, SandboxOptions};
+pub use server::{DEFAULT_KEY, Sandbox, SandboxError, SandboxOptions};
 pub use store::{DEFAULT_SENDER_ID, SEED_PHONE_NUMBER_ID, SEED_TEMPLATE_ID};
-
-/// The key a sandbox accepts when nobody configured one.
-pub const DEFAULT_KEY: &str = "zv_test_sandbox";

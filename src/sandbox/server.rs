@@ -5,7 +5,6 @@
 //! dropped it" failure that `dropAfterCommitRate` injects. Each connection gets a `Notify`;
 //! when a handler fires it, the connection future is dropped and the socket closes.
 
-use super::DEFAULT_KEY;
 use super::clock::Clock;
 use super::routes::{ConnDrop, router};
 use super::state::{AppState, Keys};
@@ -21,6 +20,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+/// The key a sandbox accepts when nobody configured one.
+pub const DEFAULT_KEY: &str = "zv_test_sandbox";
 
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {

@@ -18,7 +18,8 @@ fn invite(i: usize) -> CreateInvitation {
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_are_retried_through_injected_errors() {
     let sb = TestSandbox::start().await;
-    let client = sb.client_with(|o| o.max_retries = 6);
+    // Ten retries: at a 30 % error rate, eleven failures in a row (p ≈ 2e-6) never happen.
+    let client = sb.client_with(|o| o.max_retries = 10);
     let inv = client.create_invitation(&invite(0)).await.unwrap();
     sb.faults(json!({"errorRate": 0.3})).await;
     for _ in 0..40 {
