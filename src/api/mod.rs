@@ -14,7 +14,7 @@ pub mod template;
 pub mod time;
 pub mod validate;
 
-pub use error::ErrorBody;
+pub use error::{ErrorBody, FieldError};
 pub use invitation::{
     ConnectedAccount, CreateInvitation, Invitation, InvitationEnvelope, InvitationStatus,
     ListInvitations,
@@ -24,4 +24,3 @@ pub use page::{ListPage, Page};
 pub use sender::Sender;
 pub use template::Template;
 pub use time::Timestamp;
-pub use validate::FieldError;

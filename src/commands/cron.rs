@@ -3,6 +3,7 @@
 
 use super::session::Session;
 use crate::config::{Config, CronSettings, Globals};
+use crate::cron::clock::SystemClock;
 use crate::cron::load::{self, Defaults, Loaded};
 use crate::cron::{log, next_lines, run, scheduler, state};
 use crate::error::Error;
@@ -52,7 +53,7 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
             shutdown_grace: settings.shutdown_grace,
         },
         env,
-        Arc::new(scheduler::SystemClock),
+        Arc::new(SystemClock),
         state_file,
     );
     let outcome = runtime.block_on(scheduler.run());

@@ -10,6 +10,7 @@
 //! The `cron` front door (`commands::cron`) turns the command line into a [`load::Loaded`]
 //! crontab and a [`scheduler::Scheduler`]; nothing here reads the command line.
 
+pub mod clock;
 pub mod crontab;
 pub mod load;
 pub mod log;
@@ -17,6 +18,7 @@ pub mod plan;
 pub mod run;
 pub mod schedule;
 pub mod scheduler;
+pub mod signals;
 pub mod state;
 pub mod zone;
 

@@ -4,15 +4,17 @@
 //! file, and answer signals — SIGTERM/SIGINT stop firing and wait for running jobs within
 //! a grace period; SIGHUP reloads the crontab only if the new one is valid.
 //!
-//! Time comes from a [`Clock`]; which times fire lives in [`super::schedule`] and what a
+//! Time comes from a [`Clock`], signals from [`super::signals`]; which times fire lives in [`super::schedule`] and what a
 //! missed time means in [`super::plan`], both pure and tested without a clock. This loop
 //! stays thin: it never computes a schedule or judges lateness itself.
 
+use super::clock::Clock;
 use super::crontab::{Overlap, When};
 use super::load::{self, Defaults, Job, Loaded};
 use super::log::{Level, Log, Record};
 use super::plan::{self, Decision};
 use super::run::{self, Finished, RunEnv};
+use super::signals::{Signal, Signals};
 use super::state::{CronState, JobState, StateFile};
 use crate::duration;
 use crate::error::Error;
@@ -31,19 +33,6 @@ const MAX_NAP: Duration = Duration::from_secs(60);
 const WIND_DOWN: Duration = Duration::from_secs(10);
 
 const SHUTDOWN_REASON: &str = "the scheduler is shutting down";
-
-/// Where the loop's "now" comes from.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 pub struct Settings {
     pub defaults: Defaults,
@@ -77,55 +66,6 @@ pub struct Scheduler {
     done_tx: UnboundedSender<Finished>,
     done_rx: UnboundedReceiver<Finished>,
     stopping: bool,
-}
-
-enum Signal {
-    Stop(&'static str),
-    Reload,
-}
-
-/// SIGTERM, SIGINT and SIGHUP as one stream.
-struct Signals {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn listen() -> std::io::Result<Signals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Signals {
-                term: signal(SignalKind::terminate())?,
-                int: signal(SignalKind::interrupt())?,
-                hup: signal(SignalKind::hangup())?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Signals {})
-        }
-    }
-
-    async fn recv(&mut self) -> Signal {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.term.recv() => Signal::Stop("SIGTERM"),
-                _ = self.int.recv() => Signal::Stop("SIGINT"),
-                _ = self.hup.recv() => Signal::Reload,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            Signal::Stop("Ctrl-C")
-        }
-    }
 }
 
 impl Scheduler {

@@ -6,7 +6,8 @@
 //! `...> ` prompt (rustyline has no continuation prompt), and tells this helper the lines
 //! already entered so completion and the stray-closer check see the whole input.
 
-use super::complete::{self, Catalog, Names};
+use super::complete::{Catalog, Names};
+use super::context;
 use super::input::{self, Balance};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
@@ -44,21 +45,21 @@ impl Completer for ReplHelper {
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let whole = format!("{}{}", self.pending, &line[..pos]);
         let offset = self.pending.len();
-        let ctx = complete::context(&whole);
-        if let complete::Context::Path { .. } = ctx {
+        let ctx = context::context(&whole);
+        if let context::Context::Path { .. } = ctx {
             return self.files.complete_path(line, pos);
         }
         let start = match &ctx {
-            complete::Context::Command { start, .. }
-            | complete::Context::HelpTopic { start, .. }
-            | complete::Context::Path { start, .. }
-            | complete::Context::Resource { start, .. }
-            | complete::Context::Method { start, .. }
-            | complete::Context::NamespaceFn { start, .. }
-            | complete::Context::ParamKey { start, .. }
-            | complete::Context::Field { start, .. }
-            | complete::Context::Name { start, .. } => *start,
-            complete::Context::Nothing => return Ok((pos, vec![])),
+            context::Context::Command { start, .. }
+            | context::Context::HelpTopic { start, .. }
+            | context::Context::Path { start, .. }
+            | context::Context::Resource { start, .. }
+            | context::Context::Method { start, .. }
+            | context::Context::NamespaceFn { start, .. }
+            | context::Context::ParamKey { start, .. }
+            | context::Context::Field { start, .. }
+            | context::Context::Name { start, .. } => *start,
+            context::Context::Nothing => return Ok((pos, vec![])),
         };
         let candidates = self
             .catalog

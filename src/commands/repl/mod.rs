@@ -12,7 +12,9 @@
 //! The engine runs on this thread — never on a runtime worker — and reaches the network
 //! only through the session's bridge. Nothing here builds HTTP or prints the API key.
 
+mod api_docs;
 mod complete;
+mod context;
 mod editor;
 mod errors;
 mod frontend;

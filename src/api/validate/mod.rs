@@ -1,0 +1,22 @@
+//! The contract's rules for request bodies, applied to raw JSON so that every problem is
+//! reported at once, each with the path of the field it concerns.
+//!
+//! The sandbox answers 400 with these errors in `details.errors`; scripts and campaigns run
+//! the same checks before a request leaves, so a bad row never costs a round trip. Unknown
+//! keys are a choice of the caller: the server ignores them (as real APIs do), scripts
+//! reject them (a misspelt key is a bug the user wants to hear about).
+
+//!
+//! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
+//! with, and one file per request (`invitation`, `message`) its own rules.
+
+mod fields;
+mod invitation;
+mod message;
+mod rules;
+
+pub use crate::api::error::{FieldError, summarize};
+pub use fields::UnknownKeys;
+pub use invitation::{CREATE_INVITATION_KEYS, create_invitation};
+pub use message::{SEND_MESSAGE_KEYS, send_message};
+pub use rules::*;

@@ -1,0 +1,411 @@
+//! The `zavu` API's methods as the REPL documents them: each method's parameters with
+//! its rule in words, and an example. The rules are built from the contract's own
+//! constants (`api::validate`, `api::message`) and the method forms from
+//! `zavu::RESOURCES`, so a changed limit shows up here by itself; tests check that every
+//! documented key is one the engine accepts. Data only: `help` renders it, completion
+//! reads its keys.
+
+use crate::api::InvitationStatus;
+use crate::api::message::{CHANNELS, LIST_STATUSES, MESSAGE_TYPES};
+use crate::api::validate::{
+    CONNECTION_TYPES, DEFAULT_EXPIRES_IN_DAYS, DEFAULT_LIST_LIMIT, EXPIRES_IN_DAYS, LIST_LIMIT,
+    MAX_CLIENT_NAME_CHARS,
+};
+use crate::engine::modules::zavu::RESOURCES;
+use std::fmt;
+
+/// What a parameter must be, in the contract's terms.
+#[derive(Clone, Copy, Debug)]
+pub enum Rule {
+    /// Said in words.
+    Text(&'static str),
+    MaxChars(usize),
+    Email,
+    E164,
+    Days,
+    CountryCodes,
+    ConnectionType,
+    InvitationStatus,
+    MessageStatus,
+    /// A channel; `with_auto` for send, which may leave the choice to the API.
+    Channel {
+        with_auto: bool,
+    },
+    MessageType,
+    Limit,
+    Cursor,
+    /// An id, required.
+    Id(&'static str),
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Text(t) => f.write_str(t),
+            Rule::MaxChars(n) => write!(f, "at most {n} characters"),
+            Rule::Email => f.write_str("an email address"),
+            Rule::E164 => f.write_str("E.164 phone number, like +14155551234"),
+            Rule::Days => write!(
+                f,
+                "{} to {} days, default {}",
+                EXPIRES_IN_DAYS.start(),
+                EXPIRES_IN_DAYS.end(),
+                DEFAULT_EXPIRES_IN_DAYS
+            ),
+            Rule::CountryCodes => f.write_str(
+                "2-letter ISO 3166-1 country codes the client may connect from, like [\"US\", \"MX\"]",
+            ),
+            Rule::ConnectionType => write!(
+                f,
+                "{} (default {}); messenger cannot be combined with phoneNumberId or allowedPhoneCountries",
+                CONNECTION_TYPES.join(" | "),
+                CONNECTION_TYPES[0]
+            ),
+            Rule::InvitationStatus => {
+                let names: Vec<&str> = InvitationStatus::KNOWN.iter().map(|s| s.as_str()).collect();
+                write!(f, "only invitations with this status: {}", names.join(" | "))
+            }
+            Rule::MessageStatus => write!(
+                f,
+                "only messages with this status: {}",
+                LIST_STATUSES.join(" | ")
+            ),
+            Rule::Channel { with_auto: true } => write!(
+                f,
+                "{}; left out: email for an email address, sms for text, whatsapp otherwise",
+                CHANNELS.join(" | ")
+            ),
+            Rule::Channel { with_auto: false } => {
+                write!(f, "only this channel: {}", CHANNELS[1..].join(" | "))
+            }
+            Rule::MessageType => write!(f, "{} (default text)", MESSAGE_TYPES.join(" | ")),
+            Rule::Limit => write!(
+                f,
+                "items per page, {} to {}, default {}",
+                LIST_LIMIT.start(),
+                LIST_LIMIT.end(),
+                DEFAULT_LIST_LIMIT
+            ),
+            Rule::Cursor => {
+                f.write_str("the previous page's nextCursor; left out or () for the first page")
+            }
+            Rule::Id(what) => write!(f, "required: the {what}'s id"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub key: &'static str,
+    pub kind: &'static str,
+    pub rule: Rule,
+}
+
+const fn p(key: &'static str, kind: &'static str, rule: Rule) -> Param {
+    Param { key, kind, rule }
+}
+
+/// One method of the `zavu` object: what it does on the wire, the keys of its parameter
+/// map, and an example.
+pub struct MethodDoc {
+    pub resource: &'static str,
+    pub method: &'static str,
+    pub summary: &'static str,
+    pub http: &'static str,
+    pub params: &'static [Param],
+    pub example: &'static str,
+}
+
+const LIST_PAGE: &[Param] = &[
+    p("limit", "integer", Rule::Limit),
+    p("cursor", "string", Rule::Cursor),
+];
+
+/// Every method in `zavu::RESOURCES`, with its parameters (a unit test keeps the two in
+/// step, and checks each key list against what the engine accepts).
+pub const METHODS: &[MethodDoc] = &[
+    MethodDoc {
+        resource: "invitations",
+        method: "create",
+        summary: "Creates a partner invitation: a link the client opens to connect their WhatsApp Business account. Every parameter is optional.",
+        http: "POST /v1/invitations",
+        params: &[
+            p(
+                "clientName",
+                "string",
+                Rule::MaxChars(MAX_CLIENT_NAME_CHARS),
+            ),
+            p("clientEmail", "string", Rule::Email),
+            p("clientPhone", "string", Rule::E164),
+            p("expiresInDays", "integer", Rule::Days),
+            p("allowedPhoneCountries", "array", Rule::CountryCodes),
+            p(
+                "phoneNumberId",
+                "string",
+                Rule::Text("a Zavu phone number to pre-assign, like pn_abc123"),
+            ),
+            p("connectionType", "string", Rule::ConnectionType),
+        ],
+        example: r#"let inv = zavu.invitations.create(#{ clientName: "Acme Corp", clientEmail: "contact@acme.com", expiresInDays: 14 });
+print(inv.url);"#,
+    },
+    MethodDoc {
+        resource: "invitations",
+        method: "get",
+        summary: "Fetches one invitation; an unknown id is a 404.",
+        http: "GET /v1/invitations/{invitationId}",
+        params: &[p("invitationId", "string", Rule::Id("invitation"))],
+        example: r#"zavu.invitations.get(inv.id).invitation.status"#,
+    },
+    MethodDoc {
+        resource: "invitations",
+        method: "list",
+        summary: "One page of invitations, newest first.",
+        http: "GET /v1/invitations",
+        params: &[
+            p("status", "string", Rule::InvitationStatus),
+            p("limit", "integer", Rule::Limit),
+            p("cursor", "string", Rule::Cursor),
+        ],
+        example: r#"let page = zavu.invitations.list(#{ status: "pending", limit: 20 });
+let next = zavu.invitations.list(#{ status: "pending", cursor: page.nextCursor });"#,
+    },
+    MethodDoc {
+        resource: "invitations",
+        method: "cancel",
+        summary: "Cancels an invitation: its link stops working. A completed or cancelled (or expired) invitation cannot be cancelled (HTTP 400).",
+        http: "POST /v1/invitations/{invitationId}/cancel",
+        params: &[p("invitationId", "string", Rule::Id("invitation"))],
+        example: r#"for inv in zavu.invitations.all(#{ status: "pending" }) { zavu.invitations.cancel(inv.id); }"#,
+    },
+    MethodDoc {
+        resource: "invitations",
+        method: "all",
+        summary: "Every invitation, fetched page by page as a `for` loop reaches them.",
+        http: "GET /v1/invitations (repeated with nextCursor)",
+        params: &[
+            p("status", "string", Rule::InvitationStatus),
+            p(
+                "limit",
+                "integer",
+                Rule::Text("page size for each request, 1 to 100, default 50"),
+            ),
+        ],
+        example: r#"let n = 0; for inv in zavu.invitations.all(#{ status: "expired" }) { n += 1; } n"#,
+    },
+    MethodDoc {
+        resource: "messages",
+        method: "send",
+        summary: "Sends a message. First contact on WhatsApp must be an approved template.",
+        http: "POST /v1/messages",
+        params: &[
+            p(
+                "to",
+                "string",
+                Rule::Text("required: an E.164 phone number, an email address or a chat id"),
+            ),
+            p("channel", "string", Rule::Channel { with_auto: true }),
+            p("messageType", "string", Rule::MessageType),
+            p(
+                "text",
+                "string",
+                Rule::Text("the text; required for a text message"),
+            ),
+            p(
+                "content",
+                "map",
+                Rule::Text(
+                    "for templates: #{ templateId, templateVariables: #{ \"1\": \"John\" } } (string values; positional or named keys, not both)",
+                ),
+            ),
+            p(
+                "idempotencyKey",
+                "string",
+                Rule::Text("1 to 255 characters; the same key again is not sent twice (HTTP 409)"),
+            ),
+            p(
+                "metadata",
+                "map",
+                Rule::Text("string keys to string values, kept with the message"),
+            ),
+            p(
+                "fallbackEnabled",
+                "bool",
+                Rule::Text("fall back to another channel on failure"),
+            ),
+            p(
+                "subject",
+                "string",
+                Rule::Text("email: required for an email message"),
+            ),
+            p("htmlBody", "string", Rule::Text("email: the HTML body")),
+            p(
+                "replyTo",
+                "string",
+                Rule::Text("email: the Reply-To address"),
+            ),
+            p(
+                "voiceLanguage",
+                "string",
+                Rule::Text("voice: the language to speak"),
+            ),
+            p("attachments", "array", Rule::Text("email: attachments")),
+            p(
+                "Zavu-Sender",
+                "string",
+                Rule::Text(
+                    "the sender to send from (sent as the Zavu-Sender header, not in the body); default: the project's default sender",
+                ),
+            ),
+        ],
+        example: r#"zavu.messages.send(#{ to: "+14155551234", messageType: "template", content: #{ templateId: "tmpl_xyz789", templateVariables: #{ "1": "John" } }, "Zavu-Sender": inv.senderId })"#,
+    },
+    MethodDoc {
+        resource: "messages",
+        method: "get",
+        summary: "Fetches one message with its delivery status.",
+        http: "GET /v1/messages/{messageId}",
+        params: &[p("messageId", "string", Rule::Id("message"))],
+        example: r#"zavu.messages.get(sent.message.id).message.status"#,
+    },
+    MethodDoc {
+        resource: "messages",
+        method: "list",
+        summary: "One page of messages, newest first.",
+        http: "GET /v1/messages",
+        params: &[
+            p("status", "string", Rule::MessageStatus),
+            p(
+                "to",
+                "string",
+                Rule::Text("only messages to this recipient"),
+            ),
+            p("channel", "string", Rule::Channel { with_auto: false }),
+            p("limit", "integer", Rule::Limit),
+            p("cursor", "string", Rule::Cursor),
+        ],
+        example: r#"zavu.messages.list(#{ channel: "whatsapp", limit: 10 })"#,
+    },
+    MethodDoc {
+        resource: "senders",
+        method: "get",
+        summary: "Fetches one sender (the bare sender, not wrapped).",
+        http: "GET /v1/senders/{senderId}",
+        params: &[p("senderId", "string", Rule::Id("sender"))],
+        example: r#"zavu.senders.get(inv.senderId).phoneNumber"#,
+    },
+    MethodDoc {
+        resource: "senders",
+        method: "list",
+        summary: "One page of the project's senders.",
+        http: "GET /v1/senders",
+        params: LIST_PAGE,
+        example: r#"zavu.senders.list()"#,
+    },
+    MethodDoc {
+        resource: "templates",
+        method: "get",
+        summary: "Fetches one template (the bare template). Only approved templates can be sent.",
+        http: "GET /v1/templates/{templateId}",
+        params: &[p("templateId", "string", Rule::Id("template"))],
+        example: r#"zavu.templates.get("tmpl_xyz789").status"#,
+    },
+    MethodDoc {
+        resource: "templates",
+        method: "list",
+        summary: "One page of the project's message templates.",
+        http: "GET /v1/templates",
+        params: LIST_PAGE,
+        example: r#"zavu.templates.list(#{ limit: 20 })"#,
+    },
+];
+
+pub fn is_resource(name: &str) -> bool {
+    RESOURCES.iter().any(|r| r.name == name)
+}
+
+pub fn method(resource: &str, method: &str) -> Option<&'static MethodDoc> {
+    METHODS
+        .iter()
+        .find(|m| m.resource == resource && m.method == method)
+}
+
+/// The keys of a method's parameter map, in the order the contract lists them.
+pub fn param_keys(resource: &str, name: &str) -> Vec<&'static str> {
+    method(resource, name)
+        .map(|m| m.params.iter().map(|p| p.key).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::bridge::Bridge;
+    use crate::engine::{self, HostOptions, StdSink};
+    use crate::stop::Stop;
+    use std::sync::Arc;
+
+    #[test]
+    fn every_method_in_resources_has_docs_and_no_more() {
+        let mut listed = 0;
+        for spec in RESOURCES {
+            for (m, _) in spec.methods {
+                assert!(
+                    method(spec.name, m).is_some(),
+                    "no docs for zavu.{}.{m}",
+                    spec.name
+                );
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, METHODS.len());
+    }
+
+    #[test]
+    fn create_and_send_keys_are_the_validators() {
+        use crate::api::validate::{CREATE_INVITATION_KEYS, SEND_MESSAGE_KEYS};
+        assert_eq!(param_keys("invitations", "create"), CREATE_INVITATION_KEYS);
+        let mut send = SEND_MESSAGE_KEYS.to_vec();
+        send.push("Zavu-Sender");
+        assert_eq!(param_keys("messages", "send"), send);
+    }
+
+    /// Each method refuses an unknown key before anything is sent, naming the keys it
+    /// accepts: those must be exactly the keys documented here.
+    #[test]
+    fn documented_keys_are_what_the_engine_accepts() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let bridge = Arc::new(Bridge::new(rt.handle().clone(), Arc::new(Stop::default())));
+        let engine = engine::build(HostOptions {
+            limits: Default::default(),
+            state_dir: None,
+            campaign: Default::default(),
+            sink: Arc::new(StdSink),
+            // Never contacted: every call below fails its parameter check first.
+            api: Some(crate::client::ClientOptions::new(
+                "http://127.0.0.1:9",
+                crate::client::ApiKey::new("zv_test_docs"),
+            )),
+            bridge,
+        });
+        for m in METHODS {
+            let err = engine
+                .eval::<rhai::Dynamic>(&format!(
+                    "zavu.{}.{}(#{{ zz_not_a_key: 1 }})",
+                    m.resource, m.method
+                ))
+                .expect_err("an unknown key is refused");
+            let text = crate::engine::diagnostics::message(&err);
+            let keys = param_keys(m.resource, m.method).join(", ");
+            assert!(
+                text.contains(&format!("(valid keys: {keys})")),
+                "zavu.{}.{}: {text}",
+                m.resource,
+                m.method
+            );
+        }
+    }
+}
