@@ -2,7 +2,7 @@
 //! path: the reader every request rule in this module is written with.
 
 use super::rules::suggest;
-use crate::api::FieldError;
+use crate::api::error::FieldError;
 use serde_json::{Map, Value};
 
 /// What to do with keys the contract does not name.

@@ -2,7 +2,7 @@
 
 use super::fields::{Fields, UnknownKeys, as_object, type_name};
 use super::rules::*;
-use crate::api::FieldError;
+use crate::api::error::FieldError;
 use crate::api::message::{CHANNELS, MESSAGE_TYPES, SendMessage};
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! client across runs), a list call's `limit`, and the "did you mean" every unknown
 //! name gets.
 
-use crate::api::FieldError;
+use crate::api::error::FieldError;
 
 pub const CONNECTION_TYPES: &[&str] = &["whatsapp_waba", "messenger"];
 pub const MAX_CLIENT_NAME_CHARS: usize = 100;
