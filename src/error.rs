@@ -8,6 +8,9 @@
 //! | 3 | an API error nobody handled (HTTP error, unreachable server, unknown outcome) |
 //! | 4 | a campaign finished but some rows failed and can be retried |
 //! | 130 | interrupted (Ctrl-C) |
+//!
+//! Imports: the typed errors of the layers below (`client`, `sandbox`, `engine::script`)
+//! to convert them; nothing above it imports anything but this type.
 
 use crate::client::ClientError;
 use std::path::PathBuf;

@@ -4,6 +4,8 @@
 //! This is the one module both halves of the project import — the HTTP client and the
 //! sandbox server — so that they cannot drift apart. It owns shapes and rules only: it does
 //! no I/O, knows nothing of HTTP status handling, Rhai or storage.
+//!
+//! Imports: nothing of the project (it is the ground layer).
 
 pub mod error;
 pub mod invitation;

@@ -10,9 +10,12 @@
 //!
 //! This file is the public face, [`run`]: set up (lock, journal, report files, the live-key
 //! question) and hand over to the send loop [`run_loop`] or the dry run [`dry_run`]. Its
-//! inputs are in [`settings`], its outputs in [`summary`] and [`results`]. The module knows nothing of Rhai or of terminals: rows arrive already
-//! planned (see [`plan`]), a question for a person goes through the [`Confirm`] the front
+//! inputs are in [`settings`], its outputs in [`summary`] and [`results`]. The module
+//! knows nothing of Rhai or of terminals: rows arrive already planned (see [`plan`]), a question for a person goes through the [`Confirm`] the front
 //! door supplies, and the summary goes back as data for the caller to present.
+//!
+//! Imports: `api`, `client`, `files`, `stop`. Must not import the engine (Rhai), `cron`,
+//! `config` or the front doors.
 
 mod dry_run;
 pub mod journal;

@@ -9,6 +9,9 @@
 //! [`api_client`] holds the client and its settings, `transport` sends one request (pacing,
 //! retries, decoding), and one file per resource (`invitations`, `messages`, `senders`)
 //! says which path and body each call uses. It imports only the wire types.
+//!
+//! Imports: `api` only. Must not import the engine, campaigns, the sandbox or any front
+//! door.
 
 mod api_client;
 pub mod control;

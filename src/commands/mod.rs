@@ -5,6 +5,9 @@
 //! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
 //! types), opens a [`session`] when it talks to the API, and prints through [`output`].
 //! Doors sit on top of everything else: nothing below `commands` imports from here.
+//!
+//! Imports: `config` and every layer below it. Must not import `cli`: clap types stop at
+//! `config`.
 
 mod campaign;
 mod cron;

@@ -9,6 +9,9 @@
 //! on its own thread, [`log`] writes the log, and [`scheduler`] is the loop around them.
 //! The `cron` front door (`commands::cron`) turns the command line into a [`load::Loaded`]
 //! crontab and a [`scheduler::Scheduler`]; nothing here reads the command line.
+//!
+//! Imports: `engine` and the layers below it, `error`. Must not import `config`, `cli` or
+//! the front doors.
 
 pub mod clock;
 pub mod crontab;

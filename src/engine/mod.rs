@@ -4,6 +4,9 @@
 //! It builds engines and nothing else: reading files, formatting results and choosing
 //! exit statuses belong to the front doors; HTTP belongs to the client, reached only
 //! through [`bridge`].
+//!
+//! Imports: `api`, `client`, `campaign`, `files`, `stop`. Must not import `cron`,
+//! `config`, `cli` or the front doors: they hand it [`HostOptions`], it never asks them.
 
 pub mod api_error;
 pub mod bridge;

@@ -5,6 +5,8 @@
 //!
 //! It imports the wire types (`crate::api`) and nothing else of the project: never the
 //! client, never the engine, so it stays an independent witness of the contract.
+//!
+//! Imports: `api` only.
 
 mod clock;
 mod control;
