@@ -25,6 +25,12 @@ pub enum Error {
     Script(String),
     #[error("{0}")]
     Api(#[from] ClientError),
+    /// The API failed during a command's own work (not a script's).
+    #[error("{context}: {source}")]
+    ApiDuring {
+        context: String,
+        source: ClientError,
+    },
     /// The API failed inside a script; the text carries the script location.
     #[error("{0}")]
     ScriptApi(String),
@@ -49,18 +55,10 @@ impl Error {
         ExitCode::from(match self {
             Error::Script(_) => 1,
             Error::Usage(_) | Error::Io { .. } | Error::Sandbox(_) => 2,
-            Error::Api(_) | Error::ScriptApi(_) => 3,
+            Error::Api(_) | Error::ApiDuring { .. } | Error::ScriptApi(_) => 3,
             Error::Incomplete(_) => 4,
             Error::Interrupted | Error::ScriptInterrupted(_) => 130,
         })
-    }
-
-    /// The same error, as an interruption.
-    pub fn interrupted(self) -> Error {
-        match self {
-            Error::Script(text) | Error::ScriptApi(text) => Error::ScriptInterrupted(text),
-            other => other,
-        }
     }
 
     /// What to print on stderr. Script errors arrive fully rendered.
@@ -86,6 +84,16 @@ impl From<crate::engine::script::ScriptError> for Error {
                 FailureKind::Api => Error::ScriptApi(text),
                 FailureKind::Interrupted => Error::ScriptInterrupted(text),
             },
+        }
+    }
+}
+
+impl From<crate::campaign::operate::OperateError> for Error {
+    fn from(e: crate::campaign::operate::OperateError) -> Self {
+        use crate::campaign::operate::OperateError;
+        match e {
+            OperateError::Setup(text) => Error::Usage(text),
+            OperateError::Api { context, source } => Error::ApiDuring { context, source },
         }
     }
 }

@@ -10,6 +10,32 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Why an operation could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum OperateError {
+    /// Nothing to operate on, or the journal or lock is unusable.
+    #[error("{0}")]
+    Setup(String),
+    /// The API failed while the operation talked to it.
+    #[error("{context}: {source}")]
+    Api {
+        context: String,
+        source: ClientError,
+    },
+}
+
+impl From<String> for OperateError {
+    fn from(e: String) -> Self {
+        OperateError::Setup(e)
+    }
+}
+
+impl From<super::journal::JournalError> for OperateError {
+    fn from(e: super::journal::JournalError) -> Self {
+        OperateError::Setup(e.to_string())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
     pub name: String,
@@ -31,11 +57,14 @@ pub struct Cleanup {
 }
 
 /// The journal and the campaign's id, for this client's target and key.
-fn find(state_dir: &Path, client: &ApiClient, name: &str) -> Result<(Journal, CampaignId), String> {
-    let journal = Journal::open(&journal_path(state_dir)).map_err(|e| e.to_string())?;
+fn find(
+    state_dir: &Path,
+    client: &ApiClient,
+    name: &str,
+) -> Result<(Journal, CampaignId), OperateError> {
+    let journal = Journal::open(&journal_path(state_dir))?;
     let c = journal
-        .find_campaign(client.base_url(), &client.key().fingerprint(), name)
-        .map_err(|e| e.to_string())?
+        .find_campaign(client.base_url(), &client.key().fingerprint(), name)?
         .ok_or_else(|| {
             format!(
                 "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
@@ -52,12 +81,10 @@ pub async fn status(
     client: &ApiClient,
     name: &str,
     refresh: bool,
-) -> Result<Status, String> {
+) -> Result<Status, OperateError> {
     let (journal, c) = find(state_dir, client, name)?;
     if refresh {
-        let created = journal
-            .in_state(c, RowState::Created)
-            .map_err(|e| e.to_string())?;
+        let created = journal.in_state(c, RowState::Created)?;
         let fetched: Vec<(String, Result<InvitationStatus, ClientError>)> =
             futures::stream::iter(created)
                 .filter_map(|e| async move { e.invitation_id.clone().map(|id| (e.key, id)) })
@@ -69,14 +96,17 @@ pub async fn status(
                 .await;
         for (key, status) in fetched {
             match status {
-                Ok(s) => journal
-                    .set_inv_status(c, &key, s.as_str())
-                    .map_err(|e| e.to_string())?,
-                Err(e) => return Err(format!("refreshing campaign '{name}': {e}")),
+                Ok(s) => journal.set_inv_status(c, &key, s.as_str())?,
+                Err(source) => {
+                    return Err(OperateError::Api {
+                        context: format!("refreshing campaign '{name}'"),
+                        source,
+                    });
+                }
             }
         }
     }
-    let (rows, invitations) = journal.counts(c).map_err(|e| e.to_string())?;
+    let (rows, invitations) = journal.counts(c)?;
     Ok(Status {
         name: name.to_string(),
         target: client.base_url().to_string(),
@@ -92,13 +122,11 @@ pub async fn cleanup(
     client: &ApiClient,
     name: &str,
     dry_run: bool,
-) -> Result<Cleanup, String> {
+) -> Result<Cleanup, OperateError> {
     let (journal, c) = find(state_dir, client, name)?;
     let fp = client.key().fingerprint();
     let _lock = CampaignLock::acquire(state_dir, client.base_url(), &fp, name)?;
-    let created = journal
-        .in_state(c, RowState::Created)
-        .map_err(|e| e.to_string())?;
+    let created = journal.in_state(c, RowState::Created)?;
     let mut out = Cleanup::default();
     let open_rows: Vec<_> = created
         .into_iter()
@@ -127,17 +155,13 @@ pub async fn cleanup(
         match result {
             Ok(s) => {
                 out.cancelled += 1;
-                journal
-                    .set_inv_status(c, &key, s.as_str())
-                    .map_err(|e| e.to_string())?;
+                journal.set_inv_status(c, &key, s.as_str())?;
             }
             // Completed, cancelled or expired since we last looked: note its status.
             Err(ClientError::Api(e)) if e.status == 400 => match client.get_invitation(&id).await {
                 Ok(inv) => {
                     out.closed += 1;
-                    journal
-                        .set_inv_status(c, &key, inv.status.as_str())
-                        .map_err(|e| e.to_string())?;
+                    journal.set_inv_status(c, &key, inv.status.as_str())?;
                 }
                 Err(_) => out.failed += 1,
             },

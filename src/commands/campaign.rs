@@ -31,7 +31,7 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
         CampaignAction::List => list(config, &state_dir, &client),
         CampaignAction::Status { name, refresh } => runtime
             .block_on(operate::status(&state_dir, &client, name, *refresh))
-            .map_err(Error::Usage)
+            .map_err(Error::from)
             .map(|s| {
                 if config.json {
                     output::json_line(
@@ -100,9 +100,7 @@ fn cleanup(
     yes: bool,
 ) -> Result<(), Error> {
     if client.key().is_live() && !yes && !dry_run {
-        let planned = runtime
-            .block_on(operate::cleanup(state_dir, client, name, true))
-            .map_err(Error::Usage)?;
+        let planned = runtime.block_on(operate::cleanup(state_dir, client, name, true))?;
         if planned.would_cancel > 0 {
             let question = format!(
                 "Cancel {} live invitations of campaign '{name}'?",
@@ -122,9 +120,7 @@ fn cleanup(
             }
         }
     }
-    let c = runtime
-        .block_on(operate::cleanup(state_dir, client, name, dry_run))
-        .map_err(Error::Usage)?;
+    let c = runtime.block_on(operate::cleanup(state_dir, client, name, dry_run))?;
     if config.json {
         output::json_line(
             &json!({"cancelled": c.cancelled, "closed": c.closed, "failed": c.failed, "wouldCancel": c.would_cancel}),

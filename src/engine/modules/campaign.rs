@@ -8,6 +8,7 @@
 
 use super::csv::{CsvRows, CsvStream, row_map};
 use super::zavu::{Zavu, ZavuHost};
+use crate::campaign::operate::OperateError;
 use crate::campaign::plan::{self, Problem, SourceRow};
 use crate::campaign::results::RowResult;
 use crate::campaign::{self, CampaignError, Env, Halt, Rows, Settings, Summary};
@@ -429,10 +430,16 @@ fn counts(map: &std::collections::BTreeMap<String, i64>) -> Dynamic {
 /// The outcome of an operation run on the bridge, as a script result.
 fn settled<T>(
     call: &str,
-    r: Result<Result<T, String>, crate::engine::bridge::Stopped>,
+    r: Result<Result<T, OperateError>, crate::engine::bridge::Stopped>,
 ) -> RhaiResult<T> {
-    r.map_err(|stopped| super::zavu::stopped(stopped.0))?
-        .map_err(|e| format!("{call}: {e}").into())
+    match r.map_err(|stopped| super::zavu::stopped(stopped.0))? {
+        Ok(v) => Ok(v),
+        // An API failure stays a catchable `ApiError`, as from any other call.
+        Err(OperateError::Api { source, .. }) => {
+            Err(ScriptApiError::from_client(call, &source).into_err())
+        }
+        Err(e) => Err(format!("{call}: {e}").into()),
+    }
 }
 
 fn status(
