@@ -414,6 +414,34 @@ async fn status_and_cleanup_from_the_command_line_and_from_scripts() {
         "{}",
         missing.stderr
     );
+
+    // A server that fails is an API error (3), not a usage error, from the command line
+    // and — as a catchable ApiError — from a script.
+    sb.faults(json!({"errorRate": 1.0, "errorStatus": 500}))
+        .await;
+    let failing = output(zs(&[
+        "--max-retries",
+        "0",
+        "campaign",
+        "status",
+        "onboard-clients",
+        "--refresh",
+    ]))
+    .await;
+    failing.expect_code(3);
+    assert!(
+        failing.stderr.contains("refreshing campaign 'onboard-clients'"),
+        "{}",
+        failing.stderr
+    );
+    let (_d, script) = crate::support::script(
+        "try { campaign::status(\"onboard-clients\", true); } catch (e) { print(`${e.status} ${e.code}`); }",
+    );
+    let mut run = zs(&["--max-retries", "0", "run"]);
+    run.arg(&script);
+    let caught = output(run).await;
+    caught.ok();
+    assert_eq!(caught.lines()[0].split(' ').next(), Some("500"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
