@@ -142,6 +142,10 @@ pub struct CampaignArgs {
     /// Campaigns only plan: validate rows, compare with the journal, report — send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Invite clients even when the project already holds a live (pending, in progress or
+    /// completed) invitation for them; by default such rows are skipped.
+    #[arg(long)]
+    pub reinvite: bool,
     /// Go ahead with creating invitations on a live key without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,

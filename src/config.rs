@@ -168,6 +168,7 @@ fn limits(a: &cli::LimitArgs) -> Limits {
 fn campaign_defaults(a: &cli::CampaignArgs) -> CampaignDefaults {
     CampaignDefaults {
         dry_run: a.dry_run,
+        reinvite: a.reinvite,
         yes: a.yes,
         concurrency: a.concurrency.map(usize::from),
         settle: a

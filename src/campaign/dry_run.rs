@@ -1,12 +1,16 @@
 //! The dry run: what a campaign would do, from the rows and the journal alone — every row
 //! validated and compared with what earlier runs recorded, reported like a real run with
-//! `planned` in place of `created`. Sends nothing and writes nothing to the journal.
+//! `planned` in place of `created`, and clients already invited in the project (read
+//! before, by the caller) skipped. Sends nothing and writes nothing to the journal.
 
+use super::existing::Existing;
 use super::journal::{CampaignId, Journal, RowState};
 use super::plan::{SourceRow, key_hash};
 use super::progress::{Progress, Tally};
 use super::report::Report;
-use super::results::{Action, RowResult, duplicate_result, earlier_result, invalid_result};
+use super::results::{
+    Action, RowResult, duplicate_result, earlier_result, existing_result, invalid_result,
+};
 use super::settings::Settings;
 use super::summary::{CampaignError, Summary};
 use std::collections::HashMap;
@@ -16,6 +20,7 @@ use std::time::Instant;
 pub(super) fn plan_only(
     journal: &Journal,
     campaign: Option<CampaignId>,
+    existing: &Existing,
     settings: &Settings,
     rows: Box<dyn Iterator<Item = SourceRow> + '_>,
     total: Option<u64>,
@@ -51,6 +56,12 @@ pub(super) fn plan_only(
                         Some(e) if e.state == RowState::Created => {
                             tally.skipped += 1;
                             earlier_result(&planned, &e)
+                        }
+                        _ if let Some(inv) =
+                            existing.find(planned.email.as_deref(), planned.phone.as_deref()) =>
+                        {
+                            tally.skipped += 1;
+                            existing_result(&planned, inv)
                         }
                         _ => {
                             tally.planned += 1;

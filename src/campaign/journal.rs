@@ -28,6 +28,9 @@ pub enum RowState {
     Invalid,
     /// Sent, no usable answer: reconcile against the server before any resend.
     Unknown,
+    /// Not sent: the client already held a live invitation in the project, made elsewhere
+    /// (another campaign, another journal, the dashboard). Checked afresh on every run.
+    Existing,
 }
 
 impl RowState {
@@ -39,6 +42,7 @@ impl RowState {
             RowState::Failed => "failed",
             RowState::Invalid => "invalid",
             RowState::Unknown => "unknown",
+            RowState::Existing => "existing",
         }
     }
 
@@ -49,6 +53,7 @@ impl RowState {
             "failed" => RowState::Failed,
             "invalid" => RowState::Invalid,
             "unknown" => RowState::Unknown,
+            "existing" => RowState::Existing,
             _ => RowState::Planned,
         }
     }
@@ -378,6 +383,29 @@ impl Journal {
                  WHERE state NOT IN ('created', 'sending', 'unknown')",
                 params![c.0, key, line as i64, code, message, now_ms()],
             )
+    }
+
+    /// A row whose client already held a live invitation made elsewhere: recorded with that
+    /// invitation, never over a row this campaign created or may have created.
+    pub fn mark_existing(
+        &self,
+        c: CampaignId,
+        key: &str,
+        line: u64,
+        invitation_id: &str,
+        url: &str,
+        status: &str,
+    ) -> Result<(), JournalError> {
+        self.run(
+            "INSERT INTO rows (campaign_id, row_key, line, state, invitation_id, url, inv_status, updated_at_ms)
+             VALUES (?1, ?2, ?3, 'existing', ?4, ?5, ?6, ?7)
+             ON CONFLICT (campaign_id, row_key) DO UPDATE SET
+               line = excluded.line, state = 'existing', invitation_id = excluded.invitation_id,
+               url = excluded.url, inv_status = excluded.inv_status, error_code = NULL,
+               error_message = NULL, updated_at_ms = excluded.updated_at_ms
+             WHERE state NOT IN ('created', 'sending', 'unknown')",
+            params![c.0, key, line as i64, invitation_id, url, status, now_ms()],
+        )
     }
 
     /// At start-up: rows a dead process left `sending` become `unknown`. Returns how many.

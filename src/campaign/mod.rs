@@ -18,6 +18,7 @@
 //! `config` or the front doors.
 
 mod dry_run;
+pub mod existing;
 pub mod journal;
 pub mod lock;
 pub mod operate;
@@ -34,6 +35,7 @@ pub use journal::journal_path;
 pub use settings::{Confirm, Env, Settings};
 pub use summary::{CampaignError, Halt, Rows, Summary};
 
+use existing::Existing;
 use journal::Journal;
 use progress::Tally;
 use report::Report;
@@ -51,11 +53,20 @@ pub fn run<'a>(
     let journal = Journal::open(&journal_path(env.state_dir))?;
     let target = env.client.base_url().to_string();
     let fp = env.client.key().fingerprint();
+    let existing = already_invited(env, settings)?;
 
     if settings.dry_run {
         let campaign = journal.find_campaign(&target, &fp, &settings.name)?;
         let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
-        return dry_run::plan_only(&journal, campaign, settings, rows, total, settings.quiet);
+        return dry_run::plan_only(
+            &journal,
+            campaign,
+            &existing,
+            settings,
+            rows,
+            total,
+            settings.quiet,
+        );
     }
 
     if env.client.key().is_live() && !settings.yes {
@@ -64,7 +75,7 @@ pub fn run<'a>(
         let mut quiet = settings.clone();
         quiet.report = None;
         quiet.keep_results = 0;
-        let plan = dry_run::plan_only(&journal, campaign, &quiet, rows, total, true)?;
+        let plan = dry_run::plan_only(&journal, campaign, &existing, &quiet, rows, total, true)?;
         confirm_live(env.confirm, &settings.name, &plan.tally)?;
     }
 
@@ -78,8 +89,43 @@ pub fn run<'a>(
         None => None,
     };
     Ok(run_loop::send(
-        env, settings, journal, campaign, report, rows, total,
+        env,
+        settings,
+        run_loop::Books {
+            journal,
+            campaign,
+            report,
+            existing,
+        },
+        rows,
+        total,
     ))
+}
+
+/// The project's clients who already hold a live invitation — one pass over its
+/// invitations before anything is sent — or nobody when re-inviting on purpose.
+fn already_invited(env: &Env<'_>, settings: &Settings) -> Result<Existing, CampaignError> {
+    if settings.reinvite {
+        return Ok(Existing::default());
+    }
+    progress::announce(
+        &settings.name,
+        settings.quiet,
+        "checking the project for clients already invited",
+    );
+    let scanned = env.handle.block_on(async {
+        tokio::select! {
+            r = existing::scan(env.client) => Some(r),
+            _ = env.stop.stopped() => None,
+        }
+    });
+    match scanned {
+        Some(Ok(existing)) => Ok(existing),
+        Some(Err(e)) => Err(CampaignError::Api(e)),
+        None => Err(CampaignError::Interrupted(
+            env.stop.reason().unwrap_or_else(|| "stopped".into()),
+        )),
+    }
 }
 
 /// Asks before a live key creates invitations; refuses when nobody can be asked.

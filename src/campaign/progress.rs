@@ -24,6 +24,13 @@ impl Tally {
     }
 }
 
+/// One line about a campaign's setup (before its bar exists), unless quiet.
+pub fn announce(name: &str, quiet: bool, text: &str) {
+    if !quiet {
+        eprintln!("campaign {name}: {text}…");
+    }
+}
+
 pub struct Progress {
     name: String,
     bar: Option<ProgressBar>,

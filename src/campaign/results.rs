@@ -105,6 +105,20 @@ pub fn earlier_result(p: &Planned, e: &Entry) -> RowResult {
     }
 }
 
+/// A row whose client already held a live invitation in the project, made elsewhere.
+pub fn existing_result(p: &Planned, inv: &Invitation) -> RowResult {
+    RowResult {
+        row: p.line,
+        key: Some(p.key.clone()),
+        action: Action::Skipped,
+        invitation_id: Some(inv.id.clone()),
+        url: Some(inv.url.clone()),
+        status: Some(inv.status.as_str().to_string()),
+        error_code: Some("already_invited".into()),
+        message: Some(format!("already invited ({})", inv.id)),
+    }
+}
+
 pub fn created_result(
     p: &Planned,
     inv: &Invitation,

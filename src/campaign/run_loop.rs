@@ -4,14 +4,15 @@
 //! resent; earlier runs' loose ends adopted first. [`send`] owns one run from the first
 //! row to the summary; setting up (lock, journal, report files) is the caller's.
 
+use super::existing::Existing;
 use super::journal::{CampaignId, Journal, JournalError, RowState};
 use super::plan::{Planned, SourceRow, key_hash};
 use super::progress::{Progress, Tally};
 use super::reconcile::{self, Pending, Skew, SkewMeter};
 use super::report::Report;
 use super::results::{
-    Action, RowResult, created_result, duplicate_result, earlier_result, invalid_result,
-    unsent_result,
+    Action, RowResult, created_result, duplicate_result, earlier_result, existing_result,
+    invalid_result, unsent_result,
 };
 use super::settings::{Env, Settings};
 use super::summary::{Halt, Summary};
@@ -27,22 +28,36 @@ fn now_ms() -> i64 {
 }
 
 /// Runs the campaign's rows to the end (or until stopped) and sums it up.
+/// What a run writes to and checks against, set up by the caller.
+pub(super) struct Books {
+    pub journal: Journal,
+    pub campaign: CampaignId,
+    pub report: Option<Report>,
+    /// The project's clients who already hold a live invitation.
+    pub existing: Existing,
+}
+
 pub(super) fn send(
     env: &Env<'_>,
     settings: &Settings,
-    journal: Journal,
-    campaign: CampaignId,
-    report: Option<Report>,
+    books: Books,
     rows: Box<dyn Iterator<Item = SourceRow> + '_>,
     total: Option<u64>,
 ) -> Summary {
     let started = Instant::now();
+    let Books {
+        journal,
+        campaign,
+        report,
+        existing,
+    } = books;
     let mut run = Run {
         env,
         settings,
         journal,
         campaign,
         report,
+        existing,
         progress: Progress::new(&settings.name, total, settings.quiet),
         tally: Tally::default(),
         results: vec![],
@@ -104,6 +119,7 @@ struct Run<'e, 's> {
     journal: Journal,
     campaign: CampaignId,
     report: Option<Report>,
+    existing: Existing,
     progress: Progress,
     tally: Tally,
     results: Vec<RowResult>,
@@ -464,6 +480,7 @@ impl Run<'_, '_> {
                     self.record(earlier_result(&planned, &e));
                     return None;
                 }
+                // Sending again what this campaign may have sent is reconciliation's call.
                 Some(e) if e.state == RowState::Unknown => {
                     self.record(unsent_result(
                         &planned,
@@ -473,7 +490,25 @@ impl Run<'_, '_> {
                     ));
                     return None;
                 }
-                _ => {}
+                _ => {
+                    let found = self
+                        .existing
+                        .find(planned.email.as_deref(), planned.phone.as_deref())
+                        .cloned();
+                    if let Some(inv) = found {
+                        let marked = self.journal.mark_existing(
+                            self.campaign,
+                            &planned.key,
+                            planned.line,
+                            &inv.id,
+                            &inv.url,
+                            inv.status.as_str(),
+                        );
+                        self.journal(marked);
+                        self.record(existing_result(&planned, &inv));
+                        return None;
+                    }
+                }
             }
         }
         let sent_ms = now_ms();

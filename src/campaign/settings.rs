@@ -29,6 +29,8 @@ pub struct Settings {
     pub quiet: bool,
     /// Per-row results kept in memory for the caller (the report has them all).
     pub keep_results: usize,
+    /// Invite clients even when they already hold a live invitation in the project.
+    pub reinvite: bool,
 }
 
 impl Settings {
@@ -43,6 +45,7 @@ impl Settings {
             passes: 3,
             quiet: false,
             keep_results: 10_000,
+            reinvite: false,
         }
     }
 }

@@ -40,6 +40,12 @@ pub enum CampaignError {
     /// A live key and no confirmation.
     #[error("{0}")]
     Refused(String),
+    /// The API failed before anything was sent (looking for clients already invited).
+    #[error("{0}")]
+    Api(ClientError),
+    /// Stopped before anything was sent.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl From<JournalError> for CampaignError {

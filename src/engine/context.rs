@@ -78,6 +78,8 @@ impl Sink for StdSink {
 #[derive(Clone, Debug, Default)]
 pub struct CampaignDefaults {
     pub dry_run: bool,
+    /// `--reinvite`: invite clients who already hold a live invitation in the project.
+    pub reinvite: bool,
     pub yes: bool,
     pub concurrency: Option<usize>,
     pub settle: Option<std::time::Duration>,

@@ -261,7 +261,10 @@ async fn dry_run_plans_without_sending() {
         Some(&"dry run: would create 16, skip 0, invalid 4")
     );
     assert!(plan.stderr.contains("nothing sent"), "{}", plan.stderr);
-    assert_eq!(sb.stats().await["requests"], json!(0));
+    // It reads the project (one list page, for clients already invited) and writes nothing.
+    let stats = sb.stats().await;
+    assert_eq!(stats["byStatus"], json!({"200": 1}), "{stats}");
+    assert_eq!(sb.invitation_count().await, 0);
 
     output(onboard(&sb, state.path(), &csv)).await.ok();
     let plan = output(dry_run(&sb, state.path(), &csv)).await;
@@ -323,7 +326,12 @@ async fn a_live_key_needs_confirmation() {
         refused.stderr
     );
     assert!(refused.stderr.contains("--yes"));
-    assert_eq!(sb.stats().await["requests"], json!(0), "nothing was sent");
+    let stats = sb.stats().await;
+    assert_eq!(
+        stats["byStatus"],
+        json!({"200": 1}),
+        "one read, nothing sent: {stats}"
+    );
     assert!(
         !refused.stderr.contains("sandboxtesting"),
         "the key never shows"
@@ -430,7 +438,9 @@ async fn status_and_cleanup_from_the_command_line_and_from_scripts() {
     .await;
     failing.expect_code(3);
     assert!(
-        failing.stderr.contains("refreshing campaign 'onboard-clients'"),
+        failing
+            .stderr
+            .contains("refreshing campaign 'onboard-clients'"),
         "{}",
         failing.stderr
     );
@@ -517,4 +527,82 @@ async fn a_refused_key_stops_the_campaign_at_once() {
         "stopped after the first refusals, not 500: {requests}"
     );
     assert_eq!(sb.invitation_count().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
+    let sb = TestSandbox::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = clients_csv(dir.path(), 290, &[]);
+    // A copy of the CSV elsewhere, with its own rows in another order and one new client.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let mut copied = lines.join("\n");
+    copied.push_str("\nNewcomer,newcomer@example.com,+14155559999,US,7\n");
+    let copy = copy_dir.path().join("copy-of-clients.csv");
+    std::fs::write(&copy, copied).unwrap();
+
+    output(onboard(&sb, &dir.path().join("state-a"), &csv))
+        .await
+        .ok();
+    // Another campaign name, another state directory, the same clients.
+    let second = output(onboard(&sb, &copy_dir.path().join("state-b"), &copy)).await;
+    second.ok();
+    assert_eq!(
+        second.lines().last(),
+        Some(&"created 1, skipped 290, invalid 0, failed 0"),
+        "{}",
+        second.stderr
+    );
+    let counts = emails(&sb).await;
+    assert_eq!(counts.len(), 291);
+    assert!(counts.values().all(|n| *n == 1), "one invitation each");
+    let report =
+        std::fs::read_to_string(copy_dir.path().join("copy-of-clients.report.csv")).unwrap();
+    let row = report
+        .lines()
+        .find(|l| l.contains(",client7@example.com,"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    assert_eq!(cells[2], "skipped", "{row}");
+    assert!(!cells[3].is_empty(), "names the invitation: {row}");
+    assert_eq!(cells[6], "already_invited", "{row}");
+    assert_eq!(cells[7], format!("already invited ({})", cells[3]), "{row}");
+
+    // A client whose invitation was cancelled is invited again; `--reinvite` invites
+    // everyone on purpose.
+    let client = sb.client();
+    let mut all = client.invitations_all(ListInvitations::default());
+    let mut target = None;
+    while let Some(inv) = all.next().await {
+        let inv = inv.unwrap();
+        if inv.client_email.as_deref() == Some("client7@example.com") {
+            target = Some(inv.id);
+        }
+    }
+    client.cancel_invitation(&target.unwrap()).await.unwrap();
+    let third_dir = tempfile::tempdir().unwrap();
+    let third = output(onboard(&sb, &third_dir.path().join("state"), &csv)).await;
+    third.ok();
+    assert_eq!(
+        third.lines().last(),
+        Some(&"created 1, skipped 289, invalid 0, failed 0"),
+        "only the cancelled one again"
+    );
+    let mut again = cmd(&third_dir.path().join("state-2"));
+    again
+        .current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .args(["run", "--reinvite", "scripts/onboard_from_csv.rhai"])
+        .arg(&csv)
+        .arg("on-purpose");
+    let reinvited = output(again).await;
+    reinvited.ok();
+    assert_eq!(
+        reinvited.lines().last(),
+        Some(&"created 290, skipped 0, invalid 0, failed 0")
+    );
 }

@@ -36,6 +36,7 @@ const OPTIONS: &[&str] = &[
     "dryRun",
     "settleSeconds",
     "client",
+    "reinvite",
 ];
 
 /// Where the rows come from.
@@ -140,6 +141,11 @@ fn options(map: &Map, defaults: &CampaignDefaults) -> RhaiResult<Options> {
             .as_bool()
             .map_err(|_| bad(format!("`dryRun` must be true or false, not {v}")))?;
     }
+    if let Some(v) = get("reinvite") {
+        settings.reinvite = v
+            .as_bool()
+            .map_err(|_| bad(format!("`reinvite` must be true or false, not {v}")))?;
+    }
     if let Some(v) = get("settleSeconds") {
         let secs = v
             .as_float()
@@ -164,6 +170,7 @@ fn options(map: &Map, defaults: &CampaignDefaults) -> RhaiResult<Options> {
     };
     // The command line has the last word.
     settings.dry_run |= defaults.dry_run;
+    settings.reinvite |= defaults.reinvite;
     settings.yes = defaults.yes;
     settings.quiet = defaults.quiet;
     if let Some(c) = defaults.concurrency {
@@ -347,6 +354,11 @@ fn run(
     };
     let summary = campaign::run(&env, &opts.settings, open_rows).map_err(|e| match e {
         CampaignError::Setup(m) | CampaignError::Refused(m) => bad(m),
+        CampaignError::Api(e) => ScriptApiError::from_client("campaign::run", &e).into_err(),
+        CampaignError::Interrupted(reason) => Box::new(EvalAltResult::ErrorTerminated(
+            reason.into(),
+            Position::NONE,
+        )),
     })?;
     defaults
         .failed_rows
@@ -374,7 +386,8 @@ pub fn module(
             "/// Invites every row exactly once, concurrently, at the API's rate limit; resumable.",
             "/// Options: name (required), rows (array of maps or csv::stream(path)), params (|row| → invitation",
             "/// params; default: the row itself), key (|row| → row key; default: email, else phone),",
-            "/// concurrency (8), report (path prefix for .csv/.json), dryRun, settleSeconds (5), client.",
+            "/// concurrency (8), report (path prefix for .csv/.json), dryRun, settleSeconds (5), client,",
+            "/// reinvite (false: a client who already holds a live invitation in the project is skipped).",
             "/// Returns #{ created, skipped, invalid, failed, results, report, … }.",
             "/// ```rhai",
             "/// let r = campaign::run(#{ name: \"spring\", rows: csv::stream(\"clients.csv\"), report: \"clients.report\" });",
