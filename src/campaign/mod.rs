@@ -39,6 +39,7 @@ use existing::Existing;
 use journal::Journal;
 use progress::Tally;
 use report::Report;
+use std::path::{Path, PathBuf};
 
 /// Runs (or, in a dry run, plans) a campaign. `open_rows` may be called twice: once to
 /// plan for the live-key confirmation, once to run.
@@ -58,11 +59,14 @@ pub fn run<'a>(
     if settings.dry_run {
         let campaign = journal.find_campaign(&target, &fp, &settings.name)?;
         let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
+        // A plan never overwrites a real run's report: it goes beside it.
+        let mut planning = settings.clone();
+        planning.report = settings.report.as_deref().map(plan_report_base);
         return dry_run::plan_only(
             &journal,
             campaign,
             &existing,
-            settings,
+            &planning,
             rows,
             total,
             settings.quiet,
@@ -100,6 +104,14 @@ pub fn run<'a>(
         rows,
         total,
     ))
+}
+
+/// Where a dry run's report goes for a run whose report is `base`: `base.plan` (so
+/// `clients.report.plan.csv` beside `clients.report.csv`).
+fn plan_report_base(base: &Path) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(".plan");
+    PathBuf::from(name)
 }
 
 /// The project's clients who already hold a live invitation — one pass over its

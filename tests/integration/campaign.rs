@@ -606,3 +606,55 @@ async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
         Some(&"created 290, skipped 0, invalid 0, failed 0")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_are_safe_files() {
+    let sb = TestSandbox::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let csv = example_csv(dir.path());
+    let report = dir.path().join("clients.report.csv");
+    // An older report with wide modes is rewritten owner-only.
+    std::fs::write(&report, "stale").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    output(onboard(&sb, &state, &csv)).await.ok();
+    let real = std::fs::read_to_string(&report).unwrap();
+    assert!(real.contains(",created,"), "{real}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // A dry run afterwards writes its plan beside the report, never over it.
+    output(dry_run(&sb, &state, &csv)).await.ok();
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), real);
+    let plan = std::fs::read_to_string(dir.path().join("clients.report.plan.csv")).unwrap();
+    assert!(plan.contains(",skipped,"), "{plan}");
+
+    // A report path that is a symbolic link is refused; the file it points at is untouched.
+    #[cfg(unix)]
+    {
+        let other = tempfile::tempdir().unwrap();
+        let victim = other.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let csv2 = other.path().join("clients.csv");
+        std::fs::copy(&csv, &csv2).unwrap();
+        std::os::unix::fs::symlink(&victim, other.path().join("clients.report.csv")).unwrap();
+        let refused = output(onboard(&sb, &other.path().join("state"), &csv2)).await;
+        refused.expect_code(1);
+        assert!(
+            refused
+                .stderr
+                .contains("is a symbolic link; refusing to write through it"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+}
