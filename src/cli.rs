@@ -242,6 +242,22 @@ pub enum CampaignCommand {
     },
 }
 
+/// Parses the command line — exiting with clap's own message on a usage error — and
+/// says what in it deserves a warning.
+pub fn parse() -> (Cli, Vec<&'static str>) {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut warnings = vec![];
+    if matches.value_source("api_key") == Some(ValueSource::CommandLine) {
+        warnings.push(
+            "warning: a key given with --api-key ends up in shell history and process lists; \
+             set ZAVUDEV_API_KEY or use --api-key-file PATH instead",
+        );
+    }
+    (cli, warnings)
+}
+
 /// `zavu-script completions SHELL`: the completion script for `shell`, on stdout.
 pub fn print_completions(shell: clap_complete::Shell) {
     use clap::CommandFactory;

@@ -1,13 +1,18 @@
 //! The binary: parse arguments, set up logging, run, and turn the outcome into an exit
 //! status. Everything else lives in the library.
 
-use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
-use zavu_script::cli::Cli;
+use zavu_script::cli::Command;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.global.verbose, cli.global.debug);
+    let (cli, warnings) = zavu_script::cli::parse();
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    // A scheduler writing JSON logs writes every line as JSON, `--debug` ones included.
+    let json_logs = matches!(&cli.command, Command::Cron(a) if a.json_logs);
+    init_logging(cli.global.verbose, cli.global.debug, json_logs);
     match zavu_script::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -17,7 +22,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, debug: bool) {
+fn init_logging(verbose: u8, debug: bool, json: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
         0 => "warn",
@@ -30,9 +35,16 @@ fn init_logging(verbose: u8, debug: bool) {
     }
     let filter =
         EnvFilter::try_from_env("ZAVU_SCRIPT_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        // Colour codes only for a person at a terminal, never into a file or a pipe.
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
 }

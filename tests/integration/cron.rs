@@ -535,3 +535,35 @@ async fn after_downtime_a_missed_job_runs_once_or_is_skipped() {
     );
     assert_eq!(cron.count("new-year["), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_stay_json_with_debug_on() {
+    let sb = TestSandbox::start().await;
+    let tab = Tab::new("@reboot list.rhai\n")
+        .script("list.rhai", "print(zavu.invitations.list().items.len());\n");
+    // `--debug` is global: put it where a user would, before the subcommand.
+    let state = tempfile::tempdir().unwrap();
+    let mut c = cmd(state.path());
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .args(["--debug", "cron", "--json-logs"])
+        .arg(tab.path());
+    let mut cron = Running::spawn(c, Some(state));
+    cron.wait_for("finished in", 1).await;
+    cron.signal("TERM");
+    assert_eq!(cron.exit_code().await, 0);
+    let log = cron.log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("GET ") && l.contains("/v1/invitations")),
+        "the request was logged: {log:?}"
+    );
+    for line in &log {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        assert!(v.is_object(), "{line}");
+        assert!(!line.contains('\u{1b}'), "no colour codes: {line:?}");
+        assert!(!line.contains(&sb.key), "the key never shows: {line}");
+    }
+}

@@ -7,6 +7,7 @@ mod client_contract;
 mod client_resilience;
 mod cron;
 mod engine_scripts;
+mod hostile;
 mod layers;
 mod repl;
 mod sandbox_server;

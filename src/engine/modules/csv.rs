@@ -28,8 +28,11 @@ pub struct CsvRows {
     path: PathBuf,
     reader: csv::Reader<CrlfToLf<std::fs::File>>,
     blanks: BlankRuns,
+    quotes: QuoteCount,
     headers: Vec<String>,
     record: csv::StringRecord,
+    /// A record read ahead to learn whether the one before it was the last.
+    ahead: Option<Result<csv::StringRecord, csv::Error>>,
 }
 
 impl CsvRows {
@@ -38,6 +41,7 @@ impl CsvRows {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let normalised = CrlfToLf::new(file);
         let blanks = normalised.blank_runs();
+        let quotes = normalised.quote_count();
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
@@ -70,13 +74,27 @@ impl CsvRows {
             path: path.to_path_buf(),
             reader,
             blanks,
+            quotes,
             headers,
             record: csv::StringRecord::new(),
+            ahead: None,
         })
     }
 
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// Whether the record just read was the file's last (reading one ahead to know).
+    fn is_last(&mut self) -> bool {
+        let mut probe = csv::StringRecord::new();
+        match self.reader.read_record(&mut probe) {
+            Ok(false) => true,
+            other => {
+                self.ahead = Some(other.map(|_| probe));
+                false
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -89,7 +107,15 @@ impl Iterator for CsvRows {
 
     fn next(&mut self) -> Option<CsvRow> {
         loop {
-            match self.reader.read_record(&mut self.record) {
+            let got = match self.ahead.take() {
+                Some(Ok(record)) => {
+                    self.record = record;
+                    Ok(true)
+                }
+                Some(Err(e)) => Err(e),
+                None => self.reader.read_record(&mut self.record),
+            };
+            match got {
                 Ok(false) => return None,
                 Ok(true) => {
                     let line = self
@@ -102,7 +128,14 @@ impl Iterator for CsvRows {
                         continue;
                     }
                     let n = self.record.len();
-                    let cells = if n != self.headers.len() {
+                    let unterminated = self.quotes.is_odd()
+                        && self.record.iter().any(|c| c.contains('\n'))
+                        && self.is_last();
+                    let cells = if unterminated {
+                        Err("a quoted cell that starts on this line is never closed (unterminated \"); \
+                             the rest of the file was read as that one cell — add the closing quote"
+                            .to_string())
+                    } else if n != self.headers.len() {
                         Err(format!(
                             "row has {n} field{} but the header has {}",
                             if n == 1 { "" } else { "s" },
@@ -154,6 +187,7 @@ pub struct CrlfToLf<R> {
     emitted: u64,
     last_was_newline: bool,
     blanks: BlankRuns,
+    quotes: QuoteCount,
 }
 
 /// Runs of blank lines in the normalised stream: (offset of the first `\n`, how many).
@@ -183,6 +217,23 @@ impl BlankRuns {
     }
 }
 
+/// How many `"` the stream has passed on so far. In well-formed CSV every quoted field
+/// holds an even number of them, so an odd count at the end of the input means a quote
+/// was opened and never closed — which the `csv` crate does not report: it reads the rest
+/// of the file as one cell.
+#[derive(Clone, Default)]
+pub struct QuoteCount(Arc<std::sync::atomic::AtomicU64>);
+
+impl QuoteCount {
+    fn add(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_odd(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) % 2 == 1
+    }
+}
+
 impl<R: std::io::Read> CrlfToLf<R> {
     pub fn new(inner: R) -> Self {
         CrlfToLf {
@@ -194,11 +245,16 @@ impl<R: std::io::Read> CrlfToLf<R> {
             emitted: 0,
             last_was_newline: false,
             blanks: BlankRuns::default(),
+            quotes: QuoteCount::default(),
         }
     }
 
     pub fn blank_runs(&self) -> BlankRuns {
         self.blanks.clone()
+    }
+
+    pub fn quote_count(&self) -> QuoteCount {
+        self.quotes.clone()
     }
 
     fn emit(&mut self, b: u8) {
@@ -209,6 +265,9 @@ impl<R: std::io::Read> CrlfToLf<R> {
             self.last_was_newline = true;
         } else {
             self.last_was_newline = false;
+            if b == b'"' {
+                self.quotes.add();
+            }
         }
         self.ready.push(b);
         self.emitted += 1;
@@ -507,6 +566,22 @@ mod tests {
         assert_eq!(rows[2].line, 5);
         assert_eq!(rows[3].line, 8);
         assert_eq!(rows[4].line, 10);
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_named_with_its_line() {
+        let rows = rows_of(b"name,email\nA,a@x.co\n\"Acme,b@x.co\nC,c@x.co\nD,d@x.co\n");
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].cells.is_ok());
+        assert_eq!(rows[1].line, 3);
+        let e = rows[1].cells.as_ref().unwrap_err();
+        assert!(e.contains("never closed (unterminated \")"), "{e}");
+
+        // Balanced quotes over several lines, last row included, are fine.
+        let rows = rows_of(b"name,email\n\"Ac\nme\",a@x.co\nB,b@x.co\n\"La\nst\",c@x.co");
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r.cells.is_ok()));
+        assert_eq!(rows[2].line, 5);
     }
 
     #[test]
