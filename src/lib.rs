@@ -36,7 +36,7 @@ use cli::Cli;
 /// Runs one command to completion.
 pub fn run(cli: Cli) -> Result<(), Error> {
     if let cli::Command::Completions { shell } = cli.command {
-        cli::print_completions(shell);
+        cli::completions::print(shell);
         return Ok(());
     }
     let Some(invocation) = config::Invocation::from_cli(cli) else {

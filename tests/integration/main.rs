@@ -5,6 +5,7 @@ mod support;
 mod campaign;
 mod client_contract;
 mod client_resilience;
+mod completions;
 mod cron;
 mod engine_scripts;
 mod hostile;

@@ -5,6 +5,9 @@
 //!
 //! Value parsers come from the lowest module that owns the concept (`duration`,
 //! `api::time`), so the command line, the crontab and scripts read values the same way.
+//! [`completions`] writes the shell completion scripts.
+
+pub mod completions;
 
 use clap::{Args, Parser, Subcommand};
 use std::net::IpAddr;
@@ -256,15 +259,4 @@ pub fn parse() -> (Cli, Vec<&'static str>) {
         );
     }
     (cli, warnings)
-}
-
-/// `zavu-script completions SHELL`: the completion script for `shell`, on stdout.
-pub fn print_completions(shell: clap_complete::Shell) {
-    use clap::CommandFactory;
-    clap_complete::generate(
-        shell,
-        &mut Cli::command(),
-        "zavu-script",
-        &mut std::io::stdout(),
-    );
 }
