@@ -9,7 +9,7 @@
 //! `list status cleanup` rather than every global flag. The zsh and fish scripts are
 //! consistent and pass through untouched.
 
-use super::Cli;
+use super::args::Cli;
 use clap::CommandFactory;
 use clap_complete::Shell;
 

@@ -1,0 +1,238 @@
+//! The clap definition of every flag and subcommand: what the user can type, with its
+//! help text and value parsers. Parsing only; nothing here resolves or runs anything.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zavu-script",
+    version,
+    about = "Script the Zavu Partner Invitations API with Rhai",
+    long_about = "Script the Zavu Partner Invitations API with Rhai: bulk invitation campaigns from CSV, \
+an interactive REPL, a cron-style scheduler for follow-ups, and a built-in sandbox of the API \
+so everything works offline.\n\nTry it with no account: zavu-script --sandbox run scripts/onboard_from_csv.rhai examples/clients.csv",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// API key (zv_live_… or zv_test_…). Prefer the environment or --api-key-file: a key on
+    /// the command line ends up in shell history.
+    #[arg(
+        long,
+        global = true,
+        env = "ZAVUDEV_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+
+    /// Read the API key from this file (first line).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "api_key")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// API base URL [default: https://api.zavu.dev].
+    #[arg(long, global = true, env = "ZAVUDEV_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Start a built-in sandbox in this process and point everything at it.
+    #[arg(long, global = true, conflicts_with = "base_url")]
+    pub sandbox: bool,
+
+    /// Where journals, history, cron state and the script store live
+    /// [default: $XDG_STATE_HOME/zavu-script or ~/.local/state/zavu-script].
+    #[arg(long, global = true, env = "ZAVU_SCRIPT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Log every HTTP request and response (Authorization redacted) on stderr.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Never send more than N requests a minute on one key, whatever the server allows.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+
+    /// Seconds before an API request times out.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+
+    /// Retries after a failed request that is safe to repeat.
+    #[arg(long, global = true, value_name = "N", default_value_t = 2)]
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a Rhai script against the API (or the sandbox with --sandbox).
+    Run(RunArgs),
+    /// Compile a script without running it; report errors with file:line:col.
+    Check {
+        /// The script to check.
+        file: PathBuf,
+    },
+    /// Look at or clean up the campaigns recorded in the journal.
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignCommand,
+    },
+    /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
+    Sandbox(SandboxArgs),
+    /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
+    Cron(CronArgs),
+    /// An interactive session against the API: completion, help, history (try --sandbox).
+    Repl(ReplArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4010)]
+    pub port: u16,
+    /// Keep the sandbox's state in this file, so it survives a restart.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The script to run (a `#!` first line is ignored).
+    pub file: PathBuf,
+    /// Arguments for the script, available as `ARGS`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub campaign: CampaignArgs,
+}
+
+/// How `campaign::run` behaves in this run, whatever the script says.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CampaignArgs {
+    /// Campaigns only plan: validate rows, compare with the journal, report — send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Invite clients even when the project already holds a live (pending, in progress or
+    /// completed) invitation for them; by default such rows are skipped.
+    #[arg(long)]
+    pub reinvite: bool,
+    /// Go ahead with creating invitations on a live key without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Creates in flight at once (overrides the script's `concurrency`; default 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Seconds to let the server settle after a lost answer before reconciling (default 5).
+    #[arg(long, value_name = "SECONDS")]
+    pub settle_seconds: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    /// The crontab: lines like `0 9 * * * followup.rhai [ARGS…]` (scripts relative to it).
+    pub file: PathBuf,
+    /// Check every line and compile every script, then exit (non-zero on any error).
+    #[arg(long)]
+    pub test: bool,
+    /// Print every job's next N fire times, one `<job> <time>` per line, then exit.
+    #[arg(long, value_name = "N")]
+    pub next: Option<usize>,
+    /// Count --next from this time instead of now.
+    #[arg(long, value_name = "RFC3339", requires = "next",
+          value_parser = crate::api::time::parse_rfc3339)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Write the log as one JSON object per line.
+    #[arg(long)]
+    pub json_logs: bool,
+    /// After downtime, run a job once if a time it missed is at most this old; older
+    /// missed times are skipped (a job's `grace=` option overrides this).
+    #[arg(long, value_name = "DURATION", default_value = "1h",
+          value_parser = crate::duration::parse)]
+    pub missed_grace: std::time::Duration,
+    /// On SIGTERM or Ctrl-C, how long running jobs may take to finish before they are stopped.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::duration::parse)]
+    pub shutdown_grace: std::time::Duration,
+    /// How long a run may take when its line sets no `timeout=` (0s: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m",
+          value_parser = crate::duration::parse)]
+    pub job_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on what one script run may do.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Stop a script after this many operations (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
+    pub max_operations: u64,
+    /// Deepest nesting of function calls.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_call_depth: usize,
+    /// Largest string, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_string_size: usize,
+    /// Largest array.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_array_size: usize,
+    /// Largest map.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_map_size: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// The campaigns run against the current target with the current key.
+    List,
+    /// Where a campaign stands: rows per outcome, invitations per status.
+    Status {
+        /// The campaign's name.
+        name: String,
+        /// Read each invitation's current status from the API first.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Cancel the campaign's invitations that are still open (pending, in progress, failed).
+    Cleanup {
+        /// The campaign's name.
+        name: String,
+        /// Only say how many would be cancelled.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do it on a live key without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
