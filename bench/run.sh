@@ -2,7 +2,7 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory]...
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`).
@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m)
+[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory)
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -165,6 +165,22 @@ PY
     /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --state-dir "$work/state-1m" run --dry-run scripts/onboard_from_csv.rhai "$work/1m.csv" >"$work/last.out" 2>"$work/last.err"
     read -r secs kb <"$work/time"
     echo "   $(tail -n1 "$work/last.out") in ${secs} s = $(python3 -c "print(round(1000000/$secs))") rows/s, peak RSS $((kb / 1024)) MB"
+    ;;
+  push)
+    echo "== push: growing an array is linear — N pushes, whole process, default limits (512 MiB budget)"
+    for n in 100000 200000 1000000 2000000; do
+      printf 'let a = []; for i in 0..%s { a.push(i); } print(a.len());\n' "$n" >"$work/push.rhai"
+      /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --sandbox run "$work/push.rhai" >"$work/last.out" 2>"$work/last.err"
+      read -r secs kb <"$work/time"
+      echo "   $n pushes: ${secs} s, peak RSS $((kb / 1024)) MB ($(python3 -c "print(round($secs / $n * 1e9))") ns per push, process start-up included)"
+    done
+    ;;
+  memory)
+    echo "== memory: a runaway map-index loop under --max-memory 64MiB stops at the budget (peak RSS)"
+    printf 'let m = #{}; let i = 0; loop { m["k" + i] = i; i += 1; }\n' >"$work/grow.rhai"
+    /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --sandbox run --max-memory 64MiB "$work/grow.rhai" >"$work/last.out" 2>"$work/last.err" || true
+    read -r secs kb <"$work/time"
+    echo "   stopped after ${secs} s, peak RSS $((kb / 1024)) MB: $(grep -o 'held more than [^(]*' "$work/last.err")"
     ;;
   *) echo "unknown section: $section" >&2; exit 2 ;;
   esac

@@ -105,6 +105,7 @@ fn main() {
         sink: Arc::new(Quiet),
         api: Some(ClientOptions::new(base.clone(), ApiKey::new(&key))),
         bridge,
+        memory: None,
     });
     let script = format!("for i in 0..{calls} {{ zavu.invitations.get(\"{id}\"); }}");
     let ast = engine.compile(&script).expect("compile");

@@ -159,6 +159,7 @@ fn limits(a: &cli::LimitArgs) -> Limits {
     Limits {
         max_operations: a.max_operations,
         max_call_depth: a.max_call_depth,
+        max_memory: a.max_memory,
         max_string_size: a.max_string_size,
         max_array_size: a.max_array_size,
         max_map_size: a.max_map_size,

@@ -6,7 +6,7 @@
 //! cli ─► config ─► commands (front doors: run/check, campaign, repl, cron, sandbox)
 //!                     └─► cron (scheduler) ─► engine (Rhai) ─► campaign ─► client ─► HTTP
 //!                                                                          sandbox ◄─┘
-//! ground: api (wire types), files, duration, stop — imported by all, importing none
+//! ground: api (wire types), files, duration, memory, stop — imported by all, importing none
 //! ```
 //!
 //! `cli` is what was typed (clap), `config` turns it into plain settings, a front door in
@@ -26,6 +26,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod files;
+pub mod memory;
 pub mod sandbox;
 pub mod stop;
 

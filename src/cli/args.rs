@@ -201,14 +201,20 @@ pub struct LimitArgs {
     /// Deepest nesting of function calls.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_call_depth: usize,
-    /// Largest string, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    /// Stop a script that holds more memory than this, however it grows its data
+    /// (`512MiB`, `2GiB`; 0: no limit).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB",
+          value_parser = crate::memory::parse_size)]
+    pub max_memory: usize,
+    /// Largest string, in bytes (0: only --max-memory bounds it). Any of these three limits
+    /// makes every method call on a string, array or map re-measure it.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
     pub max_string_size: usize,
-    /// Largest array.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    /// Largest array, in elements (0: only --max-memory bounds it).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_array_size: usize,
-    /// Largest map.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    /// Largest map, in entries (0: only --max-memory bounds it).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_map_size: usize,
 }
 

@@ -9,6 +9,7 @@ use crate::engine::bridge::Bridge;
 use crate::engine::script;
 use crate::engine::{self, HostOptions, StdSink};
 use crate::error::Error;
+use crate::memory::Budget;
 use crate::stop::Stop;
 use rhai::Dynamic;
 use std::path::Path;
@@ -24,6 +25,9 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result
     let mut campaign = settings.campaign.clone();
     campaign.confirm = output::terminal_confirm();
     let failed_rows = campaign.failed_rows.clone();
+    // Armed here, on the thread that evaluates: what this thread allocates is the run's.
+    let budget =
+        Budget::arm_if(settings.limits.max_memory).map_err(|e| Error::Usage(e.to_string()))?;
     let engine = engine::build(HostOptions {
         limits: settings.limits,
         state_dir: Some(state_dir),
@@ -31,12 +35,15 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result
         sink: Arc::new(StdSink),
         api: Some(session.api.clone()),
         bridge: session.bridge.clone(),
+        memory: budget.as_ref().map(Budget::meter),
     });
     let outcome = script::compile(&engine, &name, &text).and_then(|ast| {
         engine
             .eval_ast_with_scope::<Dynamic>(&mut engine::new_scope(&settings.args), &ast)
             .map_err(|e| script::failure(&name, &text, &e))
     });
+    drop(engine);
+    drop(budget);
     session.close(runtime);
     let value = outcome?;
     if config.json {
@@ -67,6 +74,7 @@ pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
         sink: Arc::new(StdSink),
         api: None,
         bridge,
+        memory: None,
     });
     script::compile(&engine, &name, &text)?;
     eprintln!("{name}: ok");

@@ -140,6 +140,7 @@ fn compile_engine(handle: &Handle) -> Engine {
         bridge: Arc::new(Bridge::new(handle.clone(), Arc::new(Stop::default()))),
         state_dir: None,
         campaign: Default::default(),
+        memory: None,
     })
 }
 

@@ -14,6 +14,7 @@ use crate::duration;
 use crate::engine::bridge::Bridge;
 use crate::engine::diagnostics;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
+use crate::memory::Budget;
 use crate::stop::Stop;
 use rhai::{Dynamic, EvalAltResult, Position};
 use std::path::PathBuf;
@@ -137,6 +138,8 @@ pub fn spawn(
 }
 
 fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), String> {
+    // This is the run's own thread: what it allocates from here on is the run's.
+    let budget = Budget::arm_if(env.limits.max_memory).map_err(|e| e.to_string())?;
     let engine = engine::build(HostOptions {
         limits: env.limits,
         sink: Arc::new(JobSink {
@@ -152,12 +155,18 @@ fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), St
             quiet: true,
             ..Default::default()
         },
+        memory: budget.as_ref().map(Budget::meter),
     });
     let mut scope = engine::new_scope(&job.spec.args);
-    engine
+    let outcome = engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &job.ast)
         .map(|_| ())
-        .map_err(|e| one_line(&job.script_name(), &e))
+        .map_err(|e| one_line(&job.script_name(), &e));
+    // Everything the run held goes before its budget does.
+    drop(scope);
+    drop(engine);
+    drop(budget);
+    outcome
 }
 
 /// An error as one log-friendly line: the message and where it happened.

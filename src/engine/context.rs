@@ -15,21 +15,46 @@ pub struct Limits {
     /// Rhai operations (roughly: expressions evaluated); 0 means no limit.
     pub max_operations: u64,
     pub max_call_depth: usize,
-    /// Bytes in one string.
+    /// Bytes the run may hold, however it grows (see [`crate::memory`]); 0: no budget.
+    pub max_memory: usize,
+    /// Rhai's own per-container limits, off (0) by default: the memory budget bounds
+    /// everything they bound and more, and any of them set makes every method call on a
+    /// container re-measure it whole (a loop of `push` turns quadratic).
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
 }
+
+/// The default memory budget of a script run.
+pub const DEFAULT_MAX_MEMORY: usize = 512 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_operations: 1_000_000_000,
             max_call_depth: 64,
-            max_string_size: 16 * 1024 * 1024,
-            max_array_size: 1_000_000,
-            max_map_size: 100_000,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_string_size: 0,
+            max_array_size: 0,
+            max_map_size: 0,
         }
+    }
+}
+
+/// Why the engine stopped a run that held too much memory (the value an over-budget run
+/// is terminated with, so diagnostics can tell it from Ctrl-C).
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryExceeded {
+    pub limit: usize,
+}
+
+impl fmt::Display for MemoryExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the script held more than {} of memory (raise --max-memory if this is intended)",
+            crate::memory::human(self.limit)
+        )
     }
 }
 
@@ -104,4 +129,6 @@ pub struct HostOptions {
     /// call the API (`check`).
     pub api: Option<ClientOptions>,
     pub bridge: Arc<Bridge>,
+    /// The run's memory, when the front door armed a budget on the evaluating thread.
+    pub memory: Option<crate::memory::Meter>,
 }

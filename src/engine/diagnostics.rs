@@ -3,6 +3,7 @@
 //! what kind of failure it was (script bug, API failure, interruption) for the exit status.
 
 use super::api_error::ScriptApiError;
+use super::context::MemoryExceeded;
 use super::modules::zavu::{RESOURCES, resource_names};
 use crate::api::validate::suggest;
 use rhai::{EvalAltResult, ParseError, Position};
@@ -21,9 +22,16 @@ pub fn classify(err: &EvalAltResult) -> FailureKind {
             Some(e) if e.is_api_failure() => FailureKind::Api,
             _ => FailureKind::Script,
         },
+        // Over the memory budget is the script's doing, like too many operations.
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => FailureKind::Script,
         EvalAltResult::ErrorTerminated(..) => FailureKind::Interrupted,
         _ => FailureKind::Script,
     }
+}
+
+/// Whether a run was stopped for holding more than its memory budget.
+pub fn is_memory_stop(err: &EvalAltResult) -> bool {
+    matches!(innermost(err), EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>())
 }
 
 fn innermost(err: &EvalAltResult) -> &EvalAltResult {
@@ -42,6 +50,9 @@ pub fn message(err: &EvalAltResult) -> String {
             None if v.is_string() => v.to_string(),
             None => format!("thrown: {v}"),
         },
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => {
+            v.clone_cast::<MemoryExceeded>().to_string()
+        }
         EvalAltResult::ErrorTerminated(reason, _) => format!("stopped: {reason}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
         EvalAltResult::ErrorTooManyOperations(_) => {
@@ -53,7 +64,7 @@ pub fn message(err: &EvalAltResult) -> String {
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             format!(
-                "{what} is larger than the script limits allow (see --max-string-size, --max-array-size, --max-map-size)"
+                "{what} is larger than the script limits allow (see --max-string-size, --max-array-size, --max-map-size, --max-memory)"
             )
         }
         other => {

@@ -1,6 +1,10 @@
 //! The Rhai engine every front door shares: the `zavu` object and helper namespaces, the
 //! limits that bound a script, print routing, and the stop hook (Ctrl-C, timeouts).
 //!
+//! A run's memory is bounded by the budget its front door armed (`crate::memory`), checked
+//! between operations; Rhai's per-container size limits stay off unless asked for, because
+//! they make every method call on a container re-measure it whole.
+//!
 //! It builds engines and nothing else: reading files, formatting results and choosing
 //! exit statuses belong to the front doors; HTTP belongs to the client, reached only
 //! through [`bridge`].
@@ -16,8 +20,12 @@ pub mod modules;
 
 pub mod context;
 pub mod script;
+mod sized;
 
-pub use context::{CampaignDefaults, HostOptions, Limits, LogLevel, Sink, StdSink};
+pub use context::{
+    CampaignDefaults, DEFAULT_MAX_MEMORY, HostOptions, Limits, LogLevel, MemoryExceeded, Sink,
+    StdSink,
+};
 use modules::zavu::ZavuHost;
 use rhai::{Array, Dynamic, Engine, Scope};
 use std::sync::Arc;
@@ -45,12 +53,26 @@ pub fn build(opts: HostOptions) -> Engine {
         sink.log(LogLevel::Info, &format!("{at}{text}"));
     });
 
-    // Checked between operations: a Ctrl-C or a timeout stops even a busy loop.
+    // Checked between operations: a Ctrl-C or a timeout stops even a busy loop, and a run
+    // that holds more than its budget stops however it grew.
     let stop = opts.bridge.stop().clone();
+    let memory = opts.memory;
     engine.on_progress(move |_| {
-        stop.is_set()
-            .then(|| Dynamic::from(stop.reason().unwrap_or_else(|| "stopped".into())))
+        if stop.is_set() {
+            return Some(Dynamic::from(
+                stop.reason().unwrap_or_else(|| "stopped".into()),
+            ));
+        }
+        let meter = memory?;
+        meter.over().then(|| {
+            Dynamic::from(MemoryExceeded {
+                limit: meter.limit(),
+            })
+        })
     });
+    if let Some(meter) = opts.memory {
+        sized::register(&mut engine, meter);
+    }
 
     api_error::register(&mut engine);
     let store = modules::store::Store::new(opts.state_dir.clone(), opts.api.as_ref());
@@ -88,4 +110,49 @@ pub fn new_scope(args: &[String]) -> Scope<'static> {
     let args: Array = args.iter().cloned().map(Dynamic::from).collect();
     scope.push("ARGS", args);
     scope
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stop::Stop;
+
+    #[test]
+    fn rhai_size_limits_stay_off_unless_asked_for() {
+        // Any of them on makes every method call on a container re-measure it whole: a
+        // loop of `push` turns quadratic. The memory budget bounds sizes instead.
+        let limits = Limits::default();
+        assert_eq!(
+            (
+                limits.max_string_size,
+                limits.max_array_size,
+                limits.max_map_size
+            ),
+            (0, 0, 0)
+        );
+        assert!(limits.max_memory > 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let engine = build(HostOptions {
+            limits,
+            state_dir: None,
+            campaign: Default::default(),
+            sink: Arc::new(StdSink),
+            api: None,
+            bridge: Arc::new(bridge::Bridge::new(
+                rt.handle().clone(),
+                Arc::new(Stop::default()),
+            )),
+            memory: None,
+        });
+        assert_eq!(
+            (
+                engine.max_string_size(),
+                engine.max_array_size(),
+                engine.max_map_size()
+            ),
+            (0, 0, 0)
+        );
+    }
 }

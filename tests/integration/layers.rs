@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("api", 0),
     ("files", 0),
     ("duration", 0),
+    ("memory", 0),
     ("stop", 0),
     ("client", 1),
     ("sandbox", 1),

@@ -10,6 +10,7 @@ mod cron;
 mod engine_scripts;
 mod hostile;
 mod layers;
+mod memory;
 mod repl;
 mod sandbox_server;
 mod seed_scripts;

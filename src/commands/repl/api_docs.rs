@@ -390,6 +390,7 @@ mod tests {
                 crate::client::ApiKey::new("zv_test_docs"),
             )),
             bridge,
+            memory: None,
         });
         for m in METHODS {
             let err = engine

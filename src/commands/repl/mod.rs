@@ -31,6 +31,7 @@ use crate::config::{Config, ReplSettings, Target as ConfiguredTarget};
 use crate::engine::diagnostics::{self, FailureKind};
 use crate::engine::{self, HostOptions, StdSink};
 use crate::error::Error;
+use crate::memory::{Budget, Meter};
 use crate::stop::Stop;
 use complete::{Catalog, Names};
 use frontend::{Frontend, Piped, Read, Terminal};
@@ -47,6 +48,10 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
     let interactive = std::io::stdin().is_terminal();
     let session = Session::open(config, runtime)?;
     let interrupts = Interrupts::install(runtime, session.stop().clone(), interactive);
+    // The session runs on this thread; its budget bounds everything its inputs hold.
+    let budget =
+        Budget::arm_if(settings.limits.max_memory).map_err(|e| Error::Usage(e.to_string()))?;
+    let memory = budget.as_ref().map(Budget::meter);
     let engine = engine::build(HostOptions {
         limits: settings.limits,
         // Campaigns and store:: work in a session as they do in scripts.
@@ -58,6 +63,7 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         sink: Arc::new(StdSink),
         api: Some(session.api.clone()),
         bridge: session.bridge.clone(),
+        memory,
     });
     let mut repl = Repl {
         engine,
@@ -71,6 +77,7 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         err: Style::detect(std::io::stderr().is_terminal()),
         json: config.json,
         helpers: None,
+        memory,
     };
     let outcome = if interactive {
         let label = target_label(config, &session);
@@ -89,6 +96,8 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
     } else {
         repl.run(&mut Piped::new())
     };
+    drop(repl);
+    drop(budget);
     session.close(runtime);
     outcome
 }
@@ -145,6 +154,8 @@ struct Repl {
     err: Style,
     json: bool,
     helpers: Option<help::HelperDocs>,
+    /// The session's memory budget, when it has one.
+    memory: Option<Meter>,
 }
 
 impl Repl {
@@ -274,6 +285,7 @@ impl Repl {
                 true
             }
             Err(err) => {
+                let memory_stop = diagnostics::is_memory_stop(&err);
                 if diagnostics::classify(&err) == FailureKind::Interrupted {
                     eprintln!(
                         "{} {name} stopped; the session goes on",
@@ -288,9 +300,28 @@ impl Repl {
                     let text = self.sources.render(name, text, err);
                     eprint!("{}", self.paint_error(&text));
                 }
+                if memory_stop {
+                    self.free_memory();
+                }
                 false
             }
         }
+    }
+
+    /// After an input stopped over the memory budget, the session's variables still hold
+    /// what it built, and the next input would stop at once: let them go, and say so.
+    fn free_memory(&mut self) {
+        let Some(meter) = self.memory else {
+            return;
+        };
+        self.scope = engine::new_scope(&[]);
+        eprintln!(
+            "{}",
+            self.err.dim(&format!(
+                "the session's variables held more than {}; they were cleared (functions are kept)",
+                crate::memory::human(meter.limit())
+            ))
+        );
     }
 
     fn paint_error(&self, rendered: &str) -> String {
