@@ -1,6 +1,7 @@
 //! Files the tool writes that people open: owner-only modes for everything that holds
 //! clients' emails and phones (journals, reports, the script store, REPL history, the state
-//! directory), whatever the umask; and CSV cells that a spreadsheet will not run as formulas.
+//! directory), whatever the umask; CSV cells that a spreadsheet will not run as formulas;
+//! and lock files that say which process holds them.
 //!
 //! The lowest layer beside `api`: it imports nothing of the project, knows nothing of what
 //! the files contain, and never decides where they go.
@@ -57,6 +58,57 @@ fn symlink_refused(path: &Path) -> std::io::Error {
             path.display()
         ),
     )
+}
+
+/// An exclusive lock on a file, held until dropped and released by the operating system
+/// if the process dies — so a crash never leaves a stale lock behind. The file holds the
+/// holder's process id, for the message a second process gets.
+pub struct LockFile {
+    _file: std::fs::File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds it; its id, if it wrote one.
+    #[error("held by another process{}", .pid.as_ref().map(|p| format!(" ({p})")).unwrap_or_default())]
+    Held { pid: Option<String> },
+    #[error("cannot lock {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Takes the lock at `path` (created 0600 in an existing directory), or says who holds it.
+pub fn lock_exclusive(path: &Path) -> Result<LockFile, LockError> {
+    use std::io::{Read, Seek, Write};
+    let io = |source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+            Ok(LockFile { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let pid = Some(holder.trim().to_string()).filter(|p| !p.is_empty());
+            Err(LockError::Held { pid })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 /// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR at the start) gets a

@@ -2,13 +2,12 @@
 //! held for the whole run and released by the operating system even if the process is
 //! killed — two runs could otherwise both see a row as unsent and both invite the client.
 
+use crate::files::{LockError, LockFile, lock_exclusive};
 use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 pub struct CampaignLock {
-    _file: File,
+    _file: LockFile,
 }
 
 impl CampaignLock {
@@ -25,36 +24,13 @@ impl CampaignLock {
         let id =
             hex::encode(&Sha256::digest(format!("{target}\n{key_fp}\n{name}").as_bytes())[..12]);
         let path = dir.join(format!("campaign-{id}.lock"));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = file.set_len(0);
-                let _ = file.rewind();
-                let _ = write!(file, "{}", std::process::id());
-                Ok(CampaignLock { _file: file })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let who = holder.trim();
-                Err(format!(
-                    "campaign '{name}' is already running{} — wait for it to finish, or stop it first",
-                    if who.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (process {who})")
-                    }
-                ))
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(format!("cannot lock {}: {e}", path.display()))
-            }
+        match lock_exclusive(&path) {
+            Ok(file) => Ok(CampaignLock { _file: file }),
+            Err(LockError::Held { pid }) => Err(format!(
+                "campaign '{name}' is already running{} — wait for it to finish, or stop it first",
+                pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+            )),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

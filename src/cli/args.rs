@@ -169,6 +169,10 @@ pub struct CronArgs {
     /// Write the log as one JSON object per line.
     #[arg(long)]
     pub json_logs: bool,
+    /// Reload the crontab whenever its file changes (as SIGHUP does; a crontab with errors
+    /// is refused and the jobs loaded before keep running).
+    #[arg(long)]
+    pub watch: bool,
     /// After downtime, run a job once if a time it missed is at most this old; older
     /// missed times are skipped (a job's `grace=` option overrides this).
     #[arg(long, value_name = "DURATION", default_value = "1h",

@@ -36,6 +36,10 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
 
     let config = Config::resolve(globals)?;
     let state_dir = config.state_dir()?.to_path_buf();
+    let state_file = state::StateFile::for_crontab(&state_dir, &settings.file);
+    // One scheduler per crontab and state directory: two would fire every job twice and
+    // fight over the state file.
+    let _lock = state_file.lock()?;
     let session = Session::open(&config, runtime)?;
     let log = Arc::new(log::Log::stderr(settings.json_logs));
     let env = Arc::new(run::RunEnv {
@@ -45,12 +49,12 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
         state_dir: Some(state_dir.clone()),
         log,
     });
-    let state_file = state::StateFile::for_crontab(&state_dir, &settings.file);
     let scheduler = scheduler::Scheduler::new(
         loaded,
         scheduler::Settings {
             defaults,
             shutdown_grace: settings.shutdown_grace,
+            watch: settings.watch,
         },
         env,
         Arc::new(SystemClock),

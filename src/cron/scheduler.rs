@@ -2,7 +2,8 @@
 //! [`plan::decide`] what each job owes, start runs (each on its own thread, see
 //! [`super::run`]), apply the overlap policy, record every start and end in the state
 //! file, and answer signals — SIGTERM/SIGINT stop firing and wait for running jobs within
-//! a grace period; SIGHUP reloads the crontab only if the new one is valid.
+//! a grace period; SIGHUP, SIGUSR2 or (with `--watch`) a changed file reload the crontab
+//! only if the new one is valid; SIGUSR1 logs a status line.
 //!
 //! Time comes from a [`Clock`], signals from [`super::signals`]; which times fire lives in [`super::schedule`] and what a
 //! missed time means in [`super::plan`], both pure and tested without a clock. This loop
@@ -37,6 +38,8 @@ const SHUTDOWN_REASON: &str = "the scheduler is shutting down";
 pub struct Settings {
     pub defaults: Defaults,
     pub shutdown_grace: Duration,
+    /// Reload when the crontab file changes, as on SIGHUP.
+    pub watch: bool,
 }
 
 /// A loaded job and how far its times have been dealt with.
@@ -155,8 +158,8 @@ impl Scheduler {
 
     /// Runs until SIGTERM or SIGINT, then waits for running jobs and returns.
     pub async fn run(mut self) -> Result<(), Error> {
-        let mut signals = Signals::listen()
-            .map_err(|e| Error::Usage(format!("cannot listen for signals: {e}")))?;
+        let watch = self.settings.watch.then(|| self.loaded.path.clone());
+        let mut signals = Signals::listen(watch.as_deref()).map_err(Error::Usage)?;
         self.announce("loaded");
         self.start_reboot_jobs();
         let why = loop {
@@ -172,7 +175,8 @@ impl Scheduler {
                 Some(finished) = self.done_rx.recv() => self.finished(finished),
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => break name,
-                    Signal::Reload => self.reload(),
+                    Signal::Reload(why) => self.reload(why),
+                    Signal::Status(why) => self.status(why),
                 },
             }
         };
@@ -440,10 +444,48 @@ impl Scheduler {
         }
     }
 
-    /// SIGHUP: the new crontab replaces the old one only if every line and script checks out.
-    fn reload(&mut self) {
+    /// SIGUSR1: one line on what the scheduler is doing.
+    fn status(&self, why: &str) {
+        let now = self.clock.now();
+        let running: Vec<String> = self
+            .activity
+            .iter()
+            .flat_map(|(name, a)| a.running.keys().map(move |run| format!("{name}[{run}]")))
+            .collect();
+        let next = self
+            .entries
+            .iter()
+            .filter_map(|e| match &e.job.spec.when {
+                When::Cron(s) => s
+                    .upcoming(now, 1)
+                    .first()
+                    .map(|t| (t.with_timezone(&Utc), e)),
+                When::Reboot => None,
+            })
+            .min_by_key(|(t, _)| *t)
+            .map(|(t, e)| format!("; next: {} at {}", e.job.name(), local_time(&e.job, t)))
+            .unwrap_or_default();
+        self.log.info(
+            "status",
+            format!(
+                "{why}: {} job{} from {}; running: {}{next}",
+                self.entries.len(),
+                if self.entries.len() == 1 { "" } else { "s" },
+                self.loaded.file,
+                if running.is_empty() {
+                    "none".to_string()
+                } else {
+                    running.join(", ")
+                }
+            ),
+        );
+    }
+
+    /// SIGHUP, SIGUSR2 or a changed file: the new crontab replaces the old one only if every
+    /// line and script checks out.
+    fn reload(&mut self, why: &str) {
         self.log
-            .info("reload", format!("SIGHUP: reloading {}", self.loaded.file));
+            .info("reload", format!("{why}: reloading {}", self.loaded.file));
         let now = self.clock.now();
         match load::load(
             &self.loaded.path,
@@ -535,6 +577,7 @@ impl Scheduler {
                     deadline = tokio::time::Instant::now() + WIND_DOWN;
                 }
                 signal = signals.recv() => {
+                    // While stopping, only a second stop request means anything.
                     if let (Signal::Stop(name), false) = (signal, forced) {
                         self.log.warn("stopping", format!("{name} again: stopping running jobs now"));
                         self.stop_all();

@@ -76,6 +76,27 @@ impl StateFile {
         &self.path
     }
 
+    /// Takes the lock that makes this scheduler the only one on this crontab and state
+    /// directory, or says which process holds it.
+    pub fn lock(&self) -> Result<crate::files::LockFile, Error> {
+        use crate::files::LockError;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        crate::files::create_private_dir(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let lock = self.path.with_extension("lock");
+        crate::files::lock_exclusive(&lock).map_err(|e| match e {
+            LockError::Held { pid } => Error::Usage(format!(
+                "another zavu-script cron{} is already running this crontab with this state \
+                 directory ({}); stop it first, or give this one its own --state-dir",
+                pid.map(|p| format!(" (process {p})")).unwrap_or_default(),
+                dir.parent().unwrap_or(dir).display()
+            )),
+            other => Error::Usage(other.to_string()),
+        })
+    }
+
     /// The saved state; none yet is an empty one. An unreadable file is an error (the
     /// caller decides whether to start afresh).
     pub fn load(&self) -> Result<CronState, String> {

@@ -567,3 +567,92 @@ async fn json_logs_stay_json_with_debug_on() {
         assert!(!line.contains(&sb.key), "the key never shows: {line}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_scheduler_on_the_same_crontab_is_refused_naming_the_first() {
+    let tab =
+        Tab::new("[name=tick] */1 * * * * * tick.rhai\n").script("tick.rhai", "print(\"tick\");\n");
+    let state = tempfile::tempdir().unwrap();
+    let file = tab.path().display().to_string();
+    let mut first = Running::sandboxed(state.path(), &[&file]);
+    first.wait_for("tick[", 1).await;
+
+    let mut c = cmd(state.path());
+    c.current_dir(repo()).args(["--sandbox", "cron", &file]);
+    let second = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    let pid = first.child.id().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "another zavu-script cron (process {pid}) is already running"
+        )),
+        "{stderr}"
+    );
+    // Another state directory is another scheduler, on purpose.
+    let other = tempfile::tempdir().unwrap();
+    let mut third = Running::sandboxed(other.path(), &[&file]);
+    third.wait_for("tick[", 1).await;
+    third.signal("TERM");
+    assert_eq!(third.exit_code().await, 0);
+
+    first.signal("TERM");
+    assert_eq!(first.exit_code().await, 0);
+    // The lock went with the process: a new one starts.
+    let mut again = Running::sandboxed(state.path(), &[&file]);
+    again.wait_for("tick[", 1).await;
+    again.signal("TERM");
+    assert_eq!(again.exit_code().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_common_signal_is_handled_on_purpose() {
+    let tab =
+        Tab::new("[name=tick] */1 * * * * * tick.rhai\n").script("tick.rhai", "print(\"tick\");\n");
+    let state = tempfile::tempdir().unwrap();
+    let file = tab.path().display().to_string();
+    let mut cron = Running::sandboxed(state.path(), &[&file]);
+    cron.wait_for("tick[", 1).await;
+
+    // SIGUSR1: a status line; nothing stops.
+    cron.signal("USR1");
+    cron.wait_for("SIGUSR1: 1 job from", 1).await;
+    assert!(cron.log().iter().any(|l| l.contains("; next: tick at ")));
+
+    // SIGUSR2 reloads, as supercronic does.
+    tab.rewrite("[name=tock] */1 * * * * * tick.rhai\n");
+    cron.signal("USR2");
+    cron.wait_for("SIGUSR2: reloading", 1).await;
+    cron.wait_for("tock[", 1).await;
+
+    // SIGQUIT stops gracefully, like SIGTERM: exit 0, with the state saved.
+    cron.signal("QUIT");
+    assert_eq!(cron.exit_code().await, 0, "{}", cron.log().join("\n"));
+    cron.wait_for("SIGQUIT: stopped", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_reloads_when_the_crontab_changes() {
+    let tab =
+        Tab::new("[name=tick] */1 * * * * * tick.rhai\n").script("tick.rhai", "print(\"tick\");\n");
+    let state = tempfile::tempdir().unwrap();
+    let file = tab.path().display().to_string();
+    let mut cron = Running::sandboxed(state.path(), &[&file, "--watch"]);
+    cron.wait_for("tick[", 1).await;
+
+    // A broken edit is refused; the jobs loaded before go on.
+    tab.rewrite("[name=tock] */1 * * * * 9 tick.rhai\n");
+    cron.wait_for("the crontab changed: reloading", 1).await;
+    cron.wait_for("still running the 1 job loaded before", 1)
+        .await;
+    // The fixed one replaces it, written the way editors do: a new file renamed over it.
+    let tmp = tab.dir.path().join(".crontab.swp");
+    std::fs::write(&tmp, "[name=tock] */1 * * * * * tick.rhai\n").unwrap();
+    std::fs::rename(&tmp, tab.path()).unwrap();
+    cron.wait_for("reloaded: 1 job", 1).await;
+    cron.wait_for("tock[", 1).await;
+    cron.signal("TERM");
+    assert_eq!(cron.exit_code().await, 0);
+}
