@@ -62,8 +62,9 @@ pub struct RunSettings {
 
 pub enum CampaignAction {
     List,
+    /// With no name: the list.
     Status {
-        name: String,
+        name: Option<String>,
         refresh: bool,
     },
     Cleanup {
@@ -140,13 +141,17 @@ impl Invocation {
             }),
         };
         let g = cli.global;
+        // A flag beats its environment variable; an empty variable counts as unset.
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Some(Invocation {
             globals: Globals {
-                api_key: g.api_key,
+                api_key: g.api_key.or_else(|| env("ZAVUDEV_API_KEY")),
                 api_key_file: g.api_key_file,
-                base_url: g.base_url,
+                base_url: g.base_url.or_else(|| env("ZAVUDEV_BASE_URL")),
                 sandbox: g.sandbox,
-                state_dir: g.state_dir,
+                state_dir: g
+                    .state_dir
+                    .or_else(|| env("ZAVU_SCRIPT_STATE_DIR").map(PathBuf::from)),
                 json: g.json,
                 rate: g.rate,
                 timeout: Duration::from_secs(g.timeout),

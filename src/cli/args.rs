@@ -24,32 +24,34 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// API key (zv_live_… or zv_test_…). Prefer the environment or --api-key-file: a key on
-    /// the command line ends up in shell history.
+    /// API key (zv_live_… or zv_test_…) [env: ZAVUDEV_API_KEY]. Prefer the environment or
+    /// --api-key-file: a key on the command line ends up in shell history.
     #[arg(
         long,
         global = true,
-        env = "ZAVUDEV_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
+        value_name = "KEY",
+        conflicts_with = "api_key_file"
     )]
     pub api_key: Option<String>,
 
-    /// Read the API key from this file (first line).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "api_key")]
+    /// Read the API key from this file (first line); it takes precedence over
+    /// ZAVUDEV_API_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
-    /// API base URL [default: https://api.zavu.dev].
-    #[arg(long, global = true, env = "ZAVUDEV_BASE_URL", value_name = "URL")]
+    /// API base URL [env: ZAVUDEV_BASE_URL] [default: https://api.zavu.dev].
+    #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// Start a built-in sandbox in this process and point everything at it.
+    /// Start a built-in sandbox in this process and point everything at it (ZAVUDEV_BASE_URL
+    /// is then ignored).
     #[arg(long, global = true, conflicts_with = "base_url")]
     pub sandbox: bool,
 
     /// Where journals, history, cron state and the script store live
+    /// [env: ZAVU_SCRIPT_STATE_DIR]
     /// [default: $XDG_STATE_HOME/zavu-script or ~/.local/state/zavu-script].
-    #[arg(long, global = true, env = "ZAVU_SCRIPT_STATE_DIR", value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
     /// Print results as JSON.
@@ -226,10 +228,11 @@ pub struct LimitArgs {
 pub enum CampaignCommand {
     /// The campaigns run against the current target with the current key.
     List,
-    /// Where a campaign stands: rows per outcome, invitations per status.
+    /// Where a campaign stands: rows per outcome, invitations per status (with no name: the
+    /// campaigns there are).
     Status {
         /// The campaign's name.
-        name: String,
+        name: Option<String>,
         /// Read each invitation's current status from the API first.
         #[arg(long)]
         refresh: bool,

@@ -29,7 +29,12 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
     let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
     let outcome = match action {
         CampaignAction::List => list(config, &state_dir, &client),
-        CampaignAction::Status { name, refresh } => runtime
+        // With no name, the campaigns there are: what a person wanted to see.
+        CampaignAction::Status { name: None, .. } => list(config, &state_dir, &client),
+        CampaignAction::Status {
+            name: Some(name),
+            refresh,
+        } => runtime
             .block_on(operate::status(&state_dir, &client, name, *refresh))
             .map_err(Error::from)
             .map(|s| {

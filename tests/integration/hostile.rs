@@ -86,3 +86,68 @@ async fn an_unterminated_quote_in_a_csv_is_named_with_its_line() {
         Some(&"created 1, skipped 0, invalid 1, failed 0")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_name_the_missing_argument_and_show_one_in_use() {
+    // A key from the environment is not a flag the user forgot, nor one they typed.
+    let done = Zs::bare()
+        .env("ZAVUDEV_API_KEY", "zv_test_from_env")
+        .env("ZAVUDEV_BASE_URL", "http://127.0.0.1:9")
+        .args(["campaign", "cleanup"])
+        .run()
+        .await;
+    done.expect_code(2);
+    assert!(done.stderr.contains("<NAME>"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Usage: zavu-script campaign cleanup <NAME>"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("--api-key"), "{}", done.stderr);
+    assert!(!done.stderr.contains("--base-url"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Example: zavu-script campaign cleanup onboard-clients"),
+        "{}",
+        done.stderr
+    );
+
+    let run = Zs::bare().args(["run"]).run().await;
+    run.expect_code(2);
+    assert!(run.stderr.contains("<FILE>"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Example: zavu-script --sandbox run scripts/onboard_from_csv.rhai"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_beat_the_environment_without_a_conflict() {
+    let (_d, path) = script("print(\"ran\");\n");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "zv_test_from_file\n").unwrap();
+    // Both from the environment: the file flag wins, --sandbox wins over the base URL.
+    let done = Zs::bare()
+        .env("ZAVUDEV_API_KEY", "zv_test_from_env")
+        .env("ZAVUDEV_BASE_URL", "http://127.0.0.1:9")
+        .args(["--sandbox", "--api-key-file"])
+        .args([&key_file])
+        .args(["run"])
+        .args([&path])
+        .run()
+        .await;
+    done.ok();
+    assert_eq!(done.lines(), ["ran"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn campaign_status_with_no_name_lists_the_campaigns() {
+    let sb = TestSandbox::start().await;
+    let done = Zs::against(&sb).args(["campaign", "status"]).run().await;
+    done.ok();
+    assert!(done.stdout.contains("no campaigns yet"), "{}", done.stdout);
+}
