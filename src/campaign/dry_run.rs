@@ -6,7 +6,7 @@
 use super::existing::Existing;
 use super::journal::{CampaignId, Journal, RowState};
 use super::plan::{SourceRow, key_hash};
-use super::progress::{Progress, Tally};
+use super::progress::{Ending, Progress, Tally};
 use super::report::Report;
 use super::results::{
     Action, RowResult, duplicate_result, earlier_result, existing_result, invalid_result,
@@ -100,7 +100,7 @@ pub(super) fn plan_only(
         r.finish().map_err(CampaignError::Setup)?;
     }
     if !quiet {
-        progress.finish(&tally, true);
+        progress.finish(&tally, Ending::DryRun);
     }
     Ok(Summary {
         name: settings.name.clone(),

@@ -7,7 +7,7 @@
 use super::existing::Existing;
 use super::journal::{CampaignId, Journal, JournalError, RowState};
 use super::plan::{Planned, SourceRow, key_hash};
-use super::progress::{Progress, Tally};
+use super::progress::{Ending, Progress, Tally};
 use super::reconcile::{self, Pending, Skew, SkewMeter};
 use super::report::Report;
 use super::results::{
@@ -92,7 +92,11 @@ pub(super) fn send(
         halted,
         ..
     } = run;
-    progress.finish(&tally, false);
+    let ending = match &halted {
+        Some(Halt::Interrupted(_)) => Ending::Interrupted,
+        _ => Ending::Done,
+    };
+    progress.finish(&tally, ending);
     Summary {
         name: settings.name.clone(),
         tally,
@@ -240,11 +244,14 @@ impl Run<'_, '_> {
         if entries.is_empty() {
             return;
         }
-        self.progress.note(&format!(
-            "reconciling {} row{} an earlier run left unresolved",
-            entries.len(),
-            if entries.len() == 1 { "" } else { "s" }
-        ));
+        self.progress.phase(
+            &self.tally,
+            &format!(
+                "settling {} unknown outcome{} an earlier run left",
+                entries.len(),
+                if entries.len() == 1 { "" } else { "s" }
+            ),
+        );
         let newest = entries.iter().map(|e| e.updated_at_ms).max().unwrap_or(0);
         self.settle_until(newest).await;
         let skew = match self.journal.clock_offset(self.campaign) {
@@ -279,6 +286,7 @@ impl Run<'_, '_> {
             }
             Err(e) => self.halted = Some(Halt::Api(e)),
         }
+        self.progress.phase_done(&self.tally);
     }
 
     /// Waits out the settle delay after the newest lost answer (interruptible).
@@ -288,7 +296,7 @@ impl Run<'_, '_> {
             return;
         }
         self.progress.note(&format!(
-            "waiting {:.1} s for the server to settle before looking",
+            "giving the server {:.1} s to finish before looking",
             wait as f64 / 1000.0
         ));
         tokio::select! {
@@ -300,11 +308,20 @@ impl Run<'_, '_> {
     /// This run's lost answers: reconcile, adopt what exists, return the rest to resend.
     async fn reconcile_lost(&mut self) -> Vec<Planned> {
         let lost = std::mem::take(&mut self.lost);
-        self.progress.note(&format!(
-            "reconciling {} row{} whose answers were lost",
-            lost.len(),
-            if lost.len() == 1 { "" } else { "s" }
-        ));
+        self.progress.phase(
+            &self.tally,
+            &format!(
+                "settling {} unknown outcome{} (answers lost)",
+                lost.len(),
+                if lost.len() == 1 { "" } else { "s" }
+            ),
+        );
+        let resend = self.reconcile_lost_rows(lost).await;
+        self.progress.phase_done(&self.tally);
+        resend
+    }
+
+    async fn reconcile_lost_rows(&mut self, lost: Vec<Planned>) -> Vec<Planned> {
         self.settle_until(self.last_lost_ms).await;
         if self.env.stop.is_set() {
             self.lost = lost;
@@ -400,6 +417,10 @@ impl Run<'_, '_> {
                 launch.clear();
             }
             for planned in launch {
+                self.tally.sent += 1;
+                if resend {
+                    self.tally.retried += 1;
+                }
                 let client = self.env.client.clone();
                 let sent_ms = now_ms();
                 inflight.push(self.env.handle.spawn(async move {

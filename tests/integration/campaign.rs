@@ -658,3 +658,65 @@ async fn reports_are_safe_files() {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 }
+
+/// A campaign in a pseudo-terminal, as a person watches it: the bar, then Ctrl-C.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bar_tells_the_truth_and_an_interrupted_run_says_how_to_resume() {
+    use rexpect::session::{Options, spawn_with_options};
+    let sb = TestSandbox::start().await;
+    sb.faults(json!({"latencyMs": 30})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let csv = clients_csv(dir.path(), 400, &[]);
+    let mut c = cmd(&state);
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .env("TERM", "xterm")
+        .args(["run", "--concurrency", "2", "scripts/onboard_from_csv.rhai"])
+        .arg(&csv);
+    let pty = tokio::task::spawn_blocking(move || {
+        let mut p = spawn_with_options(
+            c,
+            Options::new()
+                .timeout_ms(Some(60_000))
+                .strip_ansi_escape_codes(true),
+        )
+        .expect("the campaign starts in a pty");
+        // The bar: the sending rate and ETA, and each counter named for what it counts.
+        let (_, bar) = p
+            // (rexpect reads the screen byte by byte: `·` and `—` arrive as two characters.)
+            .exp_regex(r"rows .{1,3} [0-9.]+/s sent .{1,3} ETA [0-9hms]+ .{1,3} created [0-9]+ .{1,3} skipped 0 .{1,3} invalid 0 .{1,3} retried 0 .{1,3} failed 0")
+            .expect("the bar");
+        p.send_control('c').expect("Ctrl-C");
+        let (_, last) = p
+            .exp_regex(r"campaign onboard-clients: created [0-9]+, .*; interrupted .{1,4} run the same command again to resume")
+            .expect("the last line says how to resume");
+        p.exp_eof().expect("the run ends");
+        (bar, last)
+    })
+    .await
+    .unwrap();
+    assert!(pty.0.contains("sent") && pty.0.contains("ETA"), "{}", pty.0);
+    let created_first = sb.invitation_count().await;
+    assert!(created_first > 0 && created_first < 400, "{created_first}");
+
+    // Resumed: the rows done before are skipped and are not counted as sent.
+    sb.faults(json!({"latencyMs": null})).await;
+    let done = output(onboard(&sb, &state, &csv)).await;
+    done.ok();
+    let last = done
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("campaign onboard-clients: created"))
+        .unwrap()
+        .to_string();
+    let left = 400 - created_first;
+    assert!(
+        last.contains(&format!("created {left}, skipped {created_first},"))
+            && last.contains("400 rows in")
+            && last.contains(&format!(", {left} sent (")),
+        "{last}"
+    );
+    assert!(!last.contains("interrupted"), "{last}");
+}

@@ -259,6 +259,8 @@ fn summary_map(s: &Summary) -> Dynamic {
     m.insert("invalid".into(), Dynamic::from(t.invalid as i64));
     m.insert("failed".into(), Dynamic::from(t.failed as i64));
     m.insert("planned".into(), Dynamic::from(t.planned as i64));
+    m.insert("sent".into(), Dynamic::from(t.sent as i64));
+    m.insert("retried".into(), Dynamic::from(t.retried as i64));
     m.insert("dryRun".into(), Dynamic::from(s.dry_run));
     m.insert(
         "elapsedSeconds".into(),
