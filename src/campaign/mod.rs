@@ -29,6 +29,7 @@ pub mod report;
 pub mod results;
 mod run_loop;
 mod settings;
+mod settle;
 mod summary;
 
 pub use journal::journal_path;

@@ -2,13 +2,14 @@
 //! the client's shared rate budget, each journaled `sending` before it leaves and with its
 //! answer after; lost answers settled, reconciled against the server's list and only then
 //! resent; earlier runs' loose ends adopted first. [`send`] owns one run from the first
-//! row to the summary; setting up (lock, journal, report files) is the caller's.
+//! row to the summary; setting up (lock, journal, report files) is the caller's, and the
+//! settling and reconciling of lost answers is in [`super::settle`].
 
 use super::existing::Existing;
 use super::journal::{CampaignId, Journal, JournalError, RowState};
 use super::plan::{Planned, SourceRow, key_hash};
 use super::progress::{Ending, Progress, Tally};
-use super::reconcile::{self, Pending, Skew, SkewMeter};
+use super::reconcile::SkewMeter;
 use super::report::Report;
 use super::results::{
     Action, RowResult, created_result, duplicate_result, earlier_result, existing_result,
@@ -23,7 +24,7 @@ use futures::stream::FuturesUnordered;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -117,31 +118,31 @@ struct Attempt {
     result: Result<Invitation, ClientError>,
 }
 
-struct Run<'e, 's> {
-    env: &'e Env<'e>,
-    settings: &'s Settings,
-    journal: Journal,
-    campaign: CampaignId,
-    report: Option<Report>,
-    existing: Existing,
-    progress: Progress,
-    tally: Tally,
-    results: Vec<RowResult>,
-    results_complete: bool,
+pub(super) struct Run<'e, 's> {
+    pub(super) env: &'e Env<'e>,
+    pub(super) settings: &'s Settings,
+    pub(super) journal: Journal,
+    pub(super) campaign: CampaignId,
+    pub(super) report: Option<Report>,
+    pub(super) existing: Existing,
+    pub(super) progress: Progress,
+    pub(super) tally: Tally,
+    pub(super) results: Vec<RowResult>,
+    pub(super) results_complete: bool,
     /// Row key (hashed) → the line that first used it in this run.
-    seen: HashMap<u64, u64>,
+    pub(super) seen: HashMap<u64, u64>,
     /// Rows an earlier run left unknown that turned out to exist.
-    adopted_earlier: HashMap<String, Invitation>,
+    pub(super) adopted_earlier: HashMap<String, Invitation>,
     /// This run's creates whose answers were lost, awaiting reconciliation.
-    lost: Vec<Planned>,
-    last_lost_ms: i64,
-    skew: SkewMeter,
-    unreachable_streak: usize,
-    halted: Option<Halt>,
+    pub(super) lost: Vec<Planned>,
+    pub(super) last_lost_ms: i64,
+    pub(super) skew: SkewMeter,
+    pub(super) unreachable_streak: usize,
+    pub(super) halted: Option<Halt>,
 }
 
 impl Run<'_, '_> {
-    fn record(&mut self, r: RowResult) {
+    pub(super) fn record(&mut self, r: RowResult) {
         match r.action {
             Action::Created => self.tally.created += 1,
             Action::Reconciled => self.tally.reconciled += 1,
@@ -164,7 +165,7 @@ impl Run<'_, '_> {
         self.progress.update(&self.tally);
     }
 
-    fn journal<T>(&mut self, r: Result<T, JournalError>) -> Option<T> {
+    pub(super) fn journal<T>(&mut self, r: Result<T, JournalError>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -176,7 +177,7 @@ impl Run<'_, '_> {
         }
     }
 
-    fn stopped(&self) -> bool {
+    pub(super) fn stopped(&self) -> bool {
         self.halted.is_some() || self.env.stop.is_set()
     }
 
@@ -231,150 +232,6 @@ impl Run<'_, '_> {
             self.halted = Some(Halt::Interrupted(
                 self.env.stop.reason().unwrap_or_else(|| "stopped".into()),
             ));
-        }
-    }
-
-    /// Rows an earlier run left `unknown` (or killed mid-send) are settled before anything
-    /// is sent: adopted if the server has them, otherwise made sendable again.
-    async fn reconcile_earlier(&mut self) {
-        let Some(entries) = self.journal(self.journal.in_state(self.campaign, RowState::Unknown))
-        else {
-            return;
-        };
-        if entries.is_empty() {
-            return;
-        }
-        self.progress.phase(
-            &self.tally,
-            &format!(
-                "settling {} unknown outcome{} an earlier run left",
-                entries.len(),
-                if entries.len() == 1 { "" } else { "s" }
-            ),
-        );
-        let newest = entries.iter().map(|e| e.updated_at_ms).max().unwrap_or(0);
-        self.settle_until(newest).await;
-        let skew = match self.journal.clock_offset(self.campaign) {
-            Ok(Some(offset_ms)) => Skew {
-                offset_ms,
-                margin_ms: 5_000,
-            },
-            _ => Skew::UNMEASURED,
-        };
-        let pending: Vec<Pending> = entries
-            .iter()
-            .map(|e| Pending {
-                key: e.key.clone(),
-                email: e.match_email.clone(),
-                phone: e.match_phone.clone(),
-                attempt_at_ms: e.attempt_at_ms.unwrap_or(e.updated_at_ms),
-            })
-            .collect();
-        match reconcile::reconcile(self.env.client, &pending, skew).await {
-            Ok((found, _)) => {
-                for e in entries {
-                    match found.get(&e.key) {
-                        Some(inv) => {
-                            self.journal_created(&e.key, inv);
-                            self.adopted_earlier.insert(e.key.clone(), inv.clone());
-                        }
-                        None => {
-                            self.journal_replan(&e.key);
-                        }
-                    }
-                }
-            }
-            Err(e) => self.halted = Some(Halt::Api(e)),
-        }
-        self.progress.phase_done(&self.tally);
-    }
-
-    /// Waits out the settle delay after the newest lost answer (interruptible).
-    async fn settle_until(&mut self, lost_at_ms: i64) {
-        let wait = lost_at_ms + self.settings.settle.as_millis() as i64 - now_ms();
-        if wait <= 0 {
-            return;
-        }
-        self.progress.note(&format!(
-            "giving the server {:.1} s to finish before looking",
-            wait as f64 / 1000.0
-        ));
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-            _ = self.env.stop.stopped() => {}
-        }
-    }
-
-    /// This run's lost answers: reconcile, adopt what exists, return the rest to resend.
-    async fn reconcile_lost(&mut self) -> Vec<Planned> {
-        let lost = std::mem::take(&mut self.lost);
-        self.progress.phase(
-            &self.tally,
-            &format!(
-                "settling {} unknown outcome{} (answers lost)",
-                lost.len(),
-                if lost.len() == 1 { "" } else { "s" }
-            ),
-        );
-        let resend = self.reconcile_lost_rows(lost).await;
-        self.progress.phase_done(&self.tally);
-        resend
-    }
-
-    async fn reconcile_lost_rows(&mut self, lost: Vec<Planned>) -> Vec<Planned> {
-        self.settle_until(self.last_lost_ms).await;
-        if self.env.stop.is_set() {
-            self.lost = lost;
-            return vec![];
-        }
-        let attempts: HashMap<String, i64> =
-            match self.journal(self.journal.in_state(self.campaign, RowState::Unknown)) {
-                Some(entries) => entries
-                    .into_iter()
-                    .map(|e| (e.key, e.attempt_at_ms.unwrap_or(e.updated_at_ms)))
-                    .collect(),
-                None => {
-                    self.lost = lost;
-                    return vec![];
-                }
-            };
-        let pending: Vec<Pending> = lost
-            .iter()
-            .map(|p| Pending {
-                key: p.key.clone(),
-                email: p.email.clone(),
-                phone: p.phone.clone(),
-                attempt_at_ms: attempts.get(&p.key).copied().unwrap_or_else(now_ms),
-            })
-            .collect();
-        let skew = self.skew.skew().unwrap_or(Skew::UNMEASURED);
-        match reconcile::reconcile(self.env.client, &pending, skew).await {
-            Ok((found, _)) => {
-                let mut resend = vec![];
-                for p in lost {
-                    match found.get(&p.key) {
-                        Some(inv) => {
-                            self.journal_created(&p.key, inv);
-                            self.record(created_result(
-                                &p,
-                                inv,
-                                Action::Created,
-                                Some("the answer was lost; found on the server"),
-                            ));
-                        }
-                        None => {
-                            self.journal_replan(&p.key);
-                            resend.push(p);
-                        }
-                    }
-                }
-                resend
-            }
-            Err(e) => {
-                self.lost = lost;
-                self.halted = Some(Halt::Api(e));
-                vec![]
-            }
         }
     }
 
@@ -554,7 +411,7 @@ impl Run<'_, '_> {
     }
 
     /// Records in the journal that an invitation exists for this row.
-    fn journal_created(&mut self, key: &str, inv: &Invitation) {
+    pub(super) fn journal_created(&mut self, key: &str, inv: &Invitation) {
         let r =
             self.journal
                 .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
@@ -562,7 +419,7 @@ impl Run<'_, '_> {
     }
 
     /// Makes a row sendable again: reconciliation showed its attempt created nothing.
-    fn journal_replan(&mut self, key: &str) {
+    pub(super) fn journal_replan(&mut self, key: &str) {
         let r = self
             .journal
             .mark(self.campaign, key, RowState::Planned, None, None);
