@@ -37,6 +37,9 @@ pub struct CsvRows {
 
 impl CsvRows {
     pub fn open(path: &Path) -> Result<CsvRows, String> {
+        if path.is_dir() {
+            return Err(format!("{} is a directory, not a CSV file", path.display()));
+        }
         let file = std::fs::File::open(path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let normalised = CrlfToLf::new(file);
