@@ -15,6 +15,7 @@ pub mod sender;
 pub mod template;
 pub mod time;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{ErrorBody, FieldError};
 pub use invitation::{
