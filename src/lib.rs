@@ -28,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod memory;
 pub mod sandbox;
+pub mod service_log;
 pub mod stop;
 
 pub use error::Error;

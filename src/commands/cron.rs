@@ -5,8 +5,9 @@ use super::session::Session;
 use crate::config::{Config, CronSettings, Globals};
 use crate::cron::clock::SystemClock;
 use crate::cron::load::{self, Defaults, Loaded};
-use crate::cron::{log, next_lines, run, scheduler, state};
+use crate::cron::{next_lines, run, scheduler, state};
 use crate::error::Error;
+use crate::service_log::Log;
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -41,7 +42,7 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
     // fight over the state file.
     let _lock = state_file.lock()?;
     let session = Session::open(&config, runtime)?;
-    let log = Arc::new(log::Log::stderr(settings.json_logs));
+    let log = Arc::new(Log::stderr("cron", settings.json_logs));
     let env = Arc::new(run::RunEnv {
         handle: runtime.handle().clone(),
         api: session.api.clone(),

@@ -6,7 +6,8 @@
 //! [`schedule`] answers "when next?" (standard cron semantics, daylight-saving rules),
 //! [`load`] checks a whole crontab and compiles its scripts, [`plan`] decides what a job
 //! owes at a given moment, [`state`] remembers runs across restarts, [`run`] runs one job
-//! on its own thread, [`log`] writes the log, and [`scheduler`] is the loop around them.
+//! on its own thread (logging through `crate::service_log`), and [`scheduler`] is the loop
+//! around them.
 //! The `cron` front door (`commands::cron`) turns the command line into a [`load::Loaded`]
 //! crontab and a [`scheduler::Scheduler`]; nothing here reads the command line.
 //!
@@ -16,7 +17,6 @@
 pub mod clock;
 pub mod crontab;
 pub mod load;
-pub mod log;
 pub mod plan;
 pub mod run;
 pub mod schedule;

@@ -8,13 +8,13 @@
 //! decide whether to start — overlap and timing are the scheduler's.
 
 use super::load::Job;
-use super::log::{Level, Log, Record};
 use crate::client::ClientOptions;
 use crate::duration;
 use crate::engine::bridge::Bridge;
 use crate::engine::diagnostics;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
 use crate::memory::Budget;
+use crate::service_log::{Level, Log, Record};
 use crate::stop::Stop;
 use rhai::{Dynamic, EvalAltResult, Position};
 use std::path::PathBuf;

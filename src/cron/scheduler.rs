@@ -12,13 +12,13 @@
 use super::clock::Clock;
 use super::crontab::{Overlap, When};
 use super::load::{self, Defaults, Job, Loaded};
-use super::log::{Level, Log, Record};
 use super::plan::{self, Decision};
 use super::run::{self, Finished, RunEnv};
 use super::signals::{Signal, Signals};
 use super::state::{CronState, JobState, StateFile};
 use crate::duration;
 use crate::error::Error;
+use crate::service_log::{Level, Log, Record};
 use crate::stop::Stop;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::{BTreeMap, HashMap};

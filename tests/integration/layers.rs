@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("campaign", 2),
     ("engine", 3),
     ("error", 4),
+    ("service_log", 4),
     ("cron", 5),
     ("cli", 6),
     ("config", 7),

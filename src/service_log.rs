@@ -1,9 +1,10 @@
-//! The scheduler's log: one line per event on stderr — a run starting, a run ending (job,
-//! duration, outcome), what a script prints, skips, reloads — as text for people or, with
-//! `--json-logs`, one JSON object per line for machines.
+//! The log of the front doors that run for a long time — the scheduler (`cron`) and the
+//! webhook receiver (`listen`): one line per event on stderr — a run starting, a run ending
+//! (job, duration, outcome), what a script prints, skips, reloads, deliveries — as text for
+//! people or, with `--json-logs`, one JSON object per line for machines.
 //!
-//! Text lines read `TIME LEVEL WHO: message`, where WHO is `cron` for the scheduler and
-//! `job[run]` for a run; lines a script wrote itself use `job[run]>` instead of `:`.
+//! Text lines read `TIME LEVEL WHO: message`, where WHO is the service (`cron`, `listen`)
+//! and `job[run]` for a run; lines a script wrote itself use `job[run]>` instead of `:`.
 //! This module formats and writes; what is worth a line is decided by its callers. It never
 //! sees the API key: nothing that carries one is passed in.
 
@@ -81,17 +82,20 @@ impl Record {
 }
 
 pub struct Log {
+    /// Who speaks when no run does: `cron`, `listen`.
+    who: &'static str,
     json: bool,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl Log {
-    pub fn stderr(json: bool) -> Log {
-        Log::to_writer(json, Box::new(std::io::stderr()))
+    pub fn stderr(who: &'static str, json: bool) -> Log {
+        Log::to_writer(who, json, Box::new(std::io::stderr()))
     }
 
-    pub fn to_writer(json: bool, out: Box<dyn Write + Send>) -> Log {
+    pub fn to_writer(who: &'static str, json: bool, out: Box<dyn Write + Send>) -> Log {
         Log {
+            who,
             json,
             out: Mutex::new(out),
         }
@@ -99,6 +103,7 @@ impl Log {
 
     pub fn emit(&self, record: Record) {
         let line = format_line(
+            self.who,
             self.json,
             &Timestamp(chrono::Utc::now()).to_string(),
             &record,
@@ -123,7 +128,7 @@ impl Log {
 }
 
 /// The line for a record at `time`.
-pub fn format_line(json: bool, time: &str, r: &Record) -> String {
+pub fn format_line(who: &str, json: bool, time: &str, r: &Record) -> String {
     if json {
         let mut obj = Map::new();
         obj.insert("time".into(), time.into());
@@ -145,7 +150,7 @@ pub fn format_line(json: bool, time: &str, r: &Record) -> String {
     let who = match (&r.job, r.run) {
         (Some(job), Some(run)) => format!("{job}[{run}]"),
         (Some(job), None) => job.clone(),
-        _ => "cron".to_string(),
+        _ => who.to_string(),
     };
     let sep = if from_script { ">" } else { ":" };
     // One event, one line: a message with line breaks keeps them visible but escaped.
@@ -169,19 +174,19 @@ mod tests {
         .job("followup")
         .run(3);
         assert_eq!(
-            format_line(false, T, &start),
+            format_line("cron", false, T, &start),
             "2026-05-01T09:00:00.004Z info  followup[3]: started (time 2026-05-01T09:00:00+00:00)"
         );
         let print = Record::new(Level::Info, "print", "welcomed 2\n")
             .job("followup")
             .run(3);
         assert_eq!(
-            format_line(false, T, &print),
+            format_line("cron", false, T, &print),
             "2026-05-01T09:00:00.004Z info  followup[3]> welcomed 2"
         );
         let multi = Record::new(Level::Error, "reload", "a\nb");
         assert_eq!(
-            format_line(false, T, &multi),
+            format_line("cron", false, T, &multi),
             "2026-05-01T09:00:00.004Z error cron: a\\nb"
         );
     }
@@ -194,7 +199,7 @@ mod tests {
             .field("outcome", "failed")
             .field("durationMs", 1500)
             .field("error", "boom");
-        let v: Value = serde_json::from_str(&format_line(true, T, &end)).unwrap();
+        let v: Value = serde_json::from_str(&format_line("cron", true, T, &end)).unwrap();
         assert_eq!(
             v,
             serde_json::json!({
