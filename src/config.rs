@@ -49,6 +49,7 @@ pub enum Command {
     Campaign(CampaignAction),
     Sandbox(SandboxSettings),
     Cron(CronSettings),
+    Listen(ListenSettings),
     Repl(ReplSettings),
 }
 
@@ -93,6 +94,24 @@ pub struct CronSettings {
     pub limits: Limits,
 }
 
+pub struct ListenSettings {
+    pub handler: PathBuf,
+    pub host: IpAddr,
+    pub port: u16,
+    pub path: String,
+    pub register: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    /// From ZAVU_WEBHOOK_SECRET, when no file is given.
+    pub secret: Option<String>,
+    pub tolerance: Duration,
+    pub max_attempts: i64,
+    pub retry_failed: bool,
+    pub catch_up_only: bool,
+    pub json_logs: bool,
+    pub shutdown_grace: Duration,
+    pub limits: Limits,
+}
+
 pub struct ReplSettings {
     pub limits: Limits,
 }
@@ -134,6 +153,24 @@ impl Invocation {
                 missed_grace: a.missed_grace,
                 shutdown_grace: a.shutdown_grace,
                 job_timeout: a.job_timeout,
+                limits: limits(&a.limits),
+            }),
+            cli::Command::Listen(a) => Command::Listen(ListenSettings {
+                handler: a.handler,
+                host: a.host,
+                port: a.port,
+                path: a.path,
+                register: a.register,
+                secret_file: a.secret_file,
+                secret: std::env::var("ZAVU_WEBHOOK_SECRET")
+                    .ok()
+                    .filter(|s| !s.trim().is_empty()),
+                tolerance: a.tolerance,
+                max_attempts: a.max_attempts,
+                retry_failed: a.retry_failed,
+                catch_up_only: a.catch_up,
+                json_logs: a.json_logs,
+                shutdown_grace: a.shutdown_grace,
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {

@@ -26,6 +26,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod files;
+pub mod listen;
 pub mod memory;
 pub mod sandbox;
 pub mod service_log;

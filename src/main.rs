@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         eprintln!("{w}");
     }
     // A scheduler writing JSON logs writes every line as JSON, `--debug` ones included.
-    let json_logs = matches!(&cli.command, Command::Cron(a) if a.json_logs);
+    let json_logs = match &cli.command {
+        Command::Cron(a) => a.json_logs,
+        Command::Listen(a) => a.json_logs,
+        _ => false,
+    };
     init_logging(cli.global.verbose, cli.global.debug, json_logs);
     match zavu_script::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -98,6 +98,9 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
     Cron(CronArgs),
+    /// Receive the project webhook and run a script for each invitation status change,
+    /// exactly once per event, catching up on what happened while it was down.
+    Listen(ListenArgs),
     /// An interactive session against the API: completion, help, history (try --sandbox).
     Repl(ReplArgs),
     /// Print a shell completion script.
@@ -152,6 +155,51 @@ pub struct CampaignArgs {
     /// Seconds to let the server settle after a lost answer before reconciling (default 5).
     #[arg(long, value_name = "SECONDS")]
     pub settle_seconds: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// The handler: a script run once per event, with the event as `event`.
+    pub handler: PathBuf,
+    /// Address to receive deliveries on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to receive deliveries on; 0 picks a free one.
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The path deliveries are posted to.
+    #[arg(long, default_value = "/webhooks/zavu")]
+    pub path: String,
+    /// Configure the project webhook to deliver to this URL on start (the secret comes back
+    /// from the API; only its fingerprint is shown).
+    #[arg(long, value_name = "URL")]
+    pub register: Option<String>,
+    /// Read the webhook secret from this file [env: ZAVU_WEBHOOK_SECRET].
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+    /// How far a delivery's signature time may be from now.
+    #[arg(long, value_name = "DURATION", default_value = "5m",
+          value_parser = crate::duration::parse)]
+    pub tolerance: std::time::Duration,
+    /// Attempts of a failing handler before the event is kept as failed.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub max_attempts: i64,
+    /// Put events kept as failed back in line on start.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Catch up on what happened while nobody listened, handle it, and exit (no receiver).
+    #[arg(long)]
+    pub catch_up: bool,
+    /// Write the log as one JSON object per line.
+    #[arg(long)]
+    pub json_logs: bool,
+    /// On SIGTERM or Ctrl-C, how long the handler in progress may take to finish.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::duration::parse)]
+    pub shutdown_grace: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]

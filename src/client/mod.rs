@@ -24,6 +24,7 @@ pub mod retry;
 mod senders;
 mod transport;
 mod url;
+mod webhook;
 
 pub use api_client::{ApiClient, ClientOptions};
 pub use error::{ApiError, ClientError};

@@ -1,7 +1,8 @@
 //! The front doors, one file or folder each, and the one `execute` match that picks one.
 //!
 //! `run`/`check` run a script file once, `campaign` looks after campaigns in the journal,
-//! `repl` is the interactive session, `cron` the scheduler, `sandbox` serves the built-in
+//! `repl` is the interactive session, `cron` the scheduler, `listen` the webhook receiver,
+//! `sandbox` serves the built-in
 //! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
 //! types), opens a [`session`] when it talks to the API, and prints through [`output`].
 //! Doors sit on top of everything else: nothing below `commands` imports from here.
@@ -11,11 +12,13 @@
 
 mod campaign;
 mod cron;
+mod listen;
 pub mod output;
 mod repl;
 mod run;
 mod sandbox;
 pub mod session;
+mod signals;
 
 use crate::config::{Command, Config, Invocation};
 use crate::error::Error;
@@ -32,6 +35,9 @@ pub fn execute(invocation: Invocation, runtime: &Runtime) -> Result<(), Error> {
         // The crontab is checked before the globals are resolved: `--test` and `--next`
         // need no key, target or state directory.
         Command::Cron(settings) => cron::execute(&globals, runtime, &settings),
+        Command::Listen(settings) => {
+            listen::execute(&Config::resolve(&globals)?, runtime, &settings)
+        }
         Command::Repl(settings) => repl::run(&Config::resolve(&globals)?, runtime, &settings),
         Command::Sandbox(settings) => {
             sandbox::serve(&Config::resolve(&globals)?, runtime, &settings)

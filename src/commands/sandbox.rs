@@ -42,29 +42,8 @@ async fn serve_until_stopped(config: &Config, settings: &SandboxSettings) -> Res
             shown
         );
     }
-    wait_for_stop_signal().await;
+    super::signals::stop_requested().await;
     eprintln!("sandbox: stopping");
     sandbox.shutdown().await?;
     Ok(())
-}
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

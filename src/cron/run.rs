@@ -16,7 +16,7 @@ use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
 use crate::memory::Budget;
 use crate::service_log::{Level, Log, Record};
 use crate::stop::Stop;
-use rhai::{Dynamic, EvalAltResult, Position};
+use rhai::Dynamic;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,35 +161,12 @@ fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), St
     let outcome = engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &job.ast)
         .map(|_| ())
-        .map_err(|e| one_line(&job.script_name(), &e));
+        .map_err(|e| diagnostics::one_line(&job.script_name(), &e));
     // Everything the run held goes before its budget does.
     drop(scope);
     drop(engine);
     drop(budget);
     outcome
-}
-
-/// An error as one log-friendly line: the message and where it happened.
-pub fn one_line(script: &str, err: &EvalAltResult) -> String {
-    let mut e = err;
-    let mut call_pos = Position::NONE;
-    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, pos) = e {
-        call_pos = *pos;
-        e = inner;
-    }
-    let pos = if e.position().is_none() {
-        call_pos
-    } else {
-        e.position()
-    };
-    let message = diagnostics::message(e);
-    match pos.line() {
-        Some(line) => format!(
-            "{message} (at {script}:{line}:{})",
-            pos.position().unwrap_or(1)
-        ),
-        None => message,
-    }
 }
 
 /// A script's output, into the log under its job and run.
@@ -217,23 +194,5 @@ impl Sink for JobSink {
                 .job(&self.job)
                 .run(self.run),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_fit_on_one_line_with_their_place() {
-        let engine = rhai::Engine::new();
-        let err = engine
-            .eval::<Dynamic>("fn f(x) {\n  x.nope()\n}\nf(1)")
-            .unwrap_err();
-        let line = one_line("s.rhai", &err);
-        assert!(line.contains("(at s.rhai:2:"), "{line}");
-        assert!(!line.contains('\n'));
-        let err = engine.eval::<Dynamic>("throw \"boom\"").unwrap_err();
-        assert_eq!(one_line("s.rhai", &err), "boom (at s.rhai:1:1)");
     }
 }

@@ -41,6 +41,29 @@ fn innermost(err: &EvalAltResult) -> &EvalAltResult {
     }
 }
 
+/// An error as one log-friendly line: the message and where it happened.
+pub fn one_line(script: &str, err: &EvalAltResult) -> String {
+    let mut e = err;
+    let mut call_pos = Position::NONE;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, pos) = e {
+        call_pos = *pos;
+        e = inner;
+    }
+    let pos = if e.position().is_none() {
+        call_pos
+    } else {
+        e.position()
+    };
+    let message = message(e);
+    match pos.line() {
+        Some(line) => format!(
+            "{message} (at {script}:{line}:{})",
+            pos.position().unwrap_or(1)
+        ),
+        None => message,
+    }
+}
+
 /// The human message of an error, without a position.
 pub fn message(err: &EvalAltResult) -> String {
     match err {
@@ -207,5 +230,18 @@ mod tests {
         assert!(out.contains("--> x.rhai:2:"), "{out}");
         assert!(out.contains("2 | let b = a +;"), "{out}");
         assert!(out.contains('^'));
+    }
+
+    #[test]
+    fn errors_fit_on_one_line_with_their_place() {
+        let engine = rhai::Engine::new();
+        let err = engine
+            .eval::<rhai::Dynamic>("fn f(x) {\n  x.nope()\n}\nf(1)")
+            .unwrap_err();
+        let line = one_line("s.rhai", &err);
+        assert!(line.contains("(at s.rhai:2:"), "{line}");
+        assert!(!line.contains('\n'));
+        let err = engine.eval::<rhai::Dynamic>("throw \"boom\"").unwrap_err();
+        assert_eq!(one_line("s.rhai", &err), "boom (at s.rhai:1:1)");
     }
 }

@@ -449,19 +449,21 @@ async fn the_api_key_is_in_no_file_the_tool_writes() {
         let mut p = spawn_with_options(
             c,
             Options::new()
-                .timeout_ms(Some(20_000))
+                .timeout_ms(Some(60_000))
                 .strip_ansi_escape_codes(true),
         )
         .unwrap();
-        p.exp_string("> ").unwrap();
+        p.exp_string("]> ").unwrap();
         p.send_line(&format!(
             "let other = zavu_client(#{{ apiKey: \"{secret}\" }});"
         ))
         .unwrap();
-        p.exp_string("> ").unwrap();
+        p.exp_string("]> ").unwrap();
         p.send_line("other.invitations.list().items.len() + 40")
             .unwrap();
-        let (shown, _) = p.exp_regex("4[0-9]").unwrap();
+        // The result (2 invitations + 40), not the echo of the input, then the prompt.
+        let (shown, _) = p.exp_regex("\n42").unwrap();
+        p.exp_string("]> ").unwrap();
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
         shown

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 4),
     ("service_log", 4),
     ("cron", 5),
+    ("listen", 5),
     ("cli", 6),
     ("config", 7),
     ("commands", 8),

@@ -1,0 +1,276 @@
+//! The `listen` front door: compile the handler, find the webhook secret (from a file, the
+//! environment, or by registering the project webhook), take the inbox's lock, start the
+//! handler's thread and the receiver, catch up on what was missed, and serve until
+//! SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
+//! handler in progress finish within the grace period.
+
+use super::session::Session;
+use crate::client::ApiClient;
+use crate::config::{Config, ListenSettings};
+use crate::engine::bridge::Bridge;
+use crate::engine::{self, HostOptions, StdSink, script};
+use crate::error::Error;
+use crate::listen::catchup;
+use crate::listen::inbox::{Inbox, inbox_path};
+use crate::listen::receiver::{Receiver, router};
+use crate::listen::worker::{self, WorkerEnv};
+use crate::service_log::Log;
+use crate::stop::Stop;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
+use tokio::runtime::Runtime;
+
+pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) -> Result<(), Error> {
+    let log = Arc::new(Log::stderr("listen", settings.json_logs));
+    let name = settings.handler.display().to_string();
+    let text = script::read(&settings.handler)?;
+    let compiler = engine::build(HostOptions {
+        limits: settings.limits,
+        state_dir: None,
+        campaign: Default::default(),
+        sink: Arc::new(StdSink),
+        api: None,
+        bridge: Arc::new(Bridge::new(
+            runtime.handle().clone(),
+            Arc::new(Stop::default()),
+        )),
+        memory: None,
+    });
+    let ast = Arc::new(script::compile(&compiler, &name, &text)?);
+    drop(compiler);
+
+    let state_dir = config.state_dir()?.to_path_buf();
+    let session = Session::open(config, runtime)?;
+    let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
+    let secret = runtime.block_on(secret(settings, &client, &log))?;
+
+    let scope = format!(
+        "{} {}",
+        session.api.base_url,
+        session.api.api_key.fingerprint()
+    );
+    let path = inbox_path(&state_dir);
+    // One receiver per project and state directory: two would run each event twice.
+    let lock_path = state_dir.join(format!(
+        "inbox-{}.lock",
+        hex::encode(&Sha256::digest(scope.as_bytes())[..6])
+    ));
+    let _lock = crate::files::lock_exclusive(&lock_path).map_err(|e| match e {
+        crate::files::LockError::Held { pid } => Error::Usage(format!(
+            "another zavu-script listen{} is already receiving for this project with this \
+             state directory; stop it first, or give this one its own --state-dir",
+            pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+        )),
+        other => Error::Usage(other.to_string()),
+    })?;
+    let inbox = Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?;
+    let requeued = inbox
+        .requeue_running()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if requeued > 0 {
+        log.warn(
+            "recover",
+            format!(
+                "{requeued} event(s) were being handled when the last run stopped; they run again"
+            ),
+        );
+    }
+    if settings.retry_failed {
+        let n = inbox
+            .requeue_failed()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        log.info("retry", format!("{n} failed event(s) back in line"));
+    }
+    let inbox = Arc::new(Mutex::new(inbox));
+
+    // The handler's thread.
+    let (wake, woken) = std::sync::mpsc::channel();
+    let stop = Arc::new(Stop::default());
+    let shutdown = Arc::new(Stop::default());
+    let env = WorkerEnv {
+        handle: runtime.handle().clone(),
+        api: session.api.clone(),
+        limits: settings.limits,
+        state_dir: state_dir.clone(),
+        log: log.clone(),
+        handler: ast,
+        handler_name: handler_label(&settings.handler),
+        inbox: path.clone(),
+        scope: scope.clone(),
+        max_attempts: settings.max_attempts,
+    };
+    let worker = {
+        let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        std::thread::Builder::new()
+            .name("listen-handler".into())
+            .spawn(move || worker::run(env, woken, stop, shutdown))
+            .map_err(|e| Error::Usage(format!("cannot start the handler's thread: {e}")))?
+    };
+
+    let outcome = runtime.block_on(async {
+        if settings.catch_up_only {
+            let caught = catch_up(&client, &inbox, &log).await;
+            let _ = wake.send(());
+            caught?;
+            drain(&path, &scope).await;
+            return Ok(());
+        }
+        let receiver = Arc::new(Receiver {
+            secret,
+            tolerance_seconds: settings.tolerance.as_secs() as i64,
+            inbox: Mutex::new(Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?),
+            wake: Mutex::new(wake.clone()),
+            log: log.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+            .await
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.host, settings.port
+                ))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        log.info(
+            "listening",
+            format!(
+                "receiving deliveries on http://{addr}{} (health: http://{addr}/healthz)",
+                settings.path
+            ),
+        );
+        let app = router(&settings.path, receiver);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(super::signals::stop_requested())
+                .await
+        });
+        if let Err(e) = catch_up(&client, &inbox, &log).await {
+            log.error("catch-up", e.to_string());
+        }
+        let _ = wake.send(());
+        let served = server.await;
+        log.info(
+            "stopping",
+            "no more deliveries taken; finishing the event in hand",
+        );
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Usage(format!("the receiver failed: {e}"))),
+            Err(e) => Err(Error::Usage(format!("the receiver failed: {e}"))),
+        }
+    });
+
+    // Let the handler in hand finish, within the grace period.
+    stop.trigger("shutting down");
+    let _ = wake.send(());
+    let deadline = std::time::Instant::now() + settings.shutdown_grace;
+    while !worker.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !worker.is_finished() {
+        log.warn("stopping", "grace period over: stopping the handler");
+        shutdown.trigger("the receiver is shutting down");
+    }
+    let _ = worker.join();
+    session.close(runtime);
+    log.info("stopped", "stopped");
+    outcome
+}
+
+/// The name a handler's lines carry: its file stem.
+fn handler_label(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "handler".into())
+}
+
+/// The secret deliveries are signed with: registered now, or given.
+async fn secret(settings: &ListenSettings, client: &ApiClient, log: &Log) -> Result<String, Error> {
+    if let Some(url) = &settings.register {
+        let hook = client
+            .configure_webhook(url, None)
+            .await
+            .map_err(|source| Error::ApiDuring {
+                context: "registering the project webhook".into(),
+                source,
+            })?;
+        log.info(
+            "registered",
+            format!(
+                "project webhook → {} for {}; secret fingerprint {}",
+                hook.url,
+                hook.events.join(", "),
+                fingerprint(&hook.secret)
+            ),
+        );
+        return Ok(hook.secret);
+    }
+    if let Some(file) = &settings.secret_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::Usage(format!("--secret-file {}: {e}", file.display())))?;
+        let secret = text.lines().next().unwrap_or("").trim().to_string();
+        if secret.is_empty() {
+            return Err(Error::Usage(format!(
+                "--secret-file {}: the file is empty; put the secret on its first line",
+                file.display()
+            )));
+        }
+        return Ok(secret);
+    }
+    settings.secret.clone().ok_or_else(|| {
+        Error::Usage(
+            "no webhook secret: pass --register URL (configures the project webhook), \
+             --secret-file PATH, or set ZAVU_WEBHOOK_SECRET"
+                .into(),
+        )
+    })
+}
+
+/// A secret as the log may show it: the first 12 hex digits of its SHA-256.
+pub fn fingerprint(secret: &str) -> String {
+    format!(
+        "sha256:{}",
+        &hex::encode(Sha256::digest(secret.as_bytes()))[..12]
+    )
+}
+
+async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result<(), Error> {
+    let caught = catchup::catch_up(client, inbox)
+        .await
+        .map_err(Error::Usage)?;
+    if caught.baseline {
+        log.info(
+            "catch-up",
+            format!(
+                "first start: {} invitation(s) taken as they are; changes from now on are handled",
+                caught.read
+            ),
+        );
+    } else {
+        log.info(
+            "catch-up",
+            format!(
+                "read {} invitation(s); {} change(s) missed while down, recorded to handle",
+                caught.read, caught.synthesized
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `--catch-up`: waits until nothing is due (retries waiting for later count as done).
+async fn drain(path: &std::path::Path, scope: &str) {
+    let Ok(inbox) = Inbox::open(path, scope) else {
+        return;
+    };
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let busy = inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0;
+        if !busy {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

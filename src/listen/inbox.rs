@@ -1,0 +1,509 @@
+//! The receiver's inbox: every event recorded — durably, before the delivery is answered —
+//! with what became of it, and per invitation the last status a handler was run for.
+//! SQLite in the state directory (`inbox.sqlite3`, 0600), keyed by the API target and a
+//! fingerprint of the key (never the key), so one state directory can serve many projects.
+//!
+//! It is what makes `listen` exactly-once per event id: a delivery whose id is already here
+//! is acknowledged and not run again; a handler that was running when the process died is
+//! run again on restart (its effects keyed on `event.id` make that harmless); per
+//! invitation, an event older than the last one applied — or one that would apply the status
+//! already applied — is recorded and skipped. It stores and answers; it runs nothing.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+/// What became of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Recorded, not yet handled (or to be retried).
+    Received,
+    /// A handler is running it (found at start-up: the process died mid-handler).
+    Running,
+    Done,
+    /// The handler failed every attempt; kept, reported, never dropped.
+    Failed,
+    /// Not run: older than what was applied, or its status was applied already.
+    Skipped,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Received => "received",
+            State::Running => "running",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Skipped => "skipped",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "running" => State::Running,
+            "done" => State::Done,
+            "failed" => State::Failed,
+            "skipped" => State::Skipped,
+            _ => State::Received,
+        }
+    }
+}
+
+/// An event as the inbox keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub previous_status: Option<String>,
+    pub current_status: String,
+    /// The event's own time (unix ms): deliveries can arrive out of order.
+    pub event_ms: i64,
+    pub synthesized: bool,
+    /// The event as delivered (or as synthesized), JSON.
+    pub body: String,
+    pub state: State,
+    pub attempts: i64,
+    /// A retry is not due before this (unix ms).
+    pub not_before_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// An event to record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub previous_status: Option<String>,
+    pub current_status: String,
+    pub event_ms: i64,
+    pub synthesized: bool,
+    pub body: String,
+}
+
+/// The status a handler last ran for, per invitation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub status: String,
+    pub event_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("webhook inbox {}: {message}", path.display())]
+pub struct InboxError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+pub struct Inbox {
+    conn: Connection,
+    path: PathBuf,
+    scope: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    scope TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    invitation_id TEXT NOT NULL,
+    previous_status TEXT,
+    current_status TEXT NOT NULL,
+    event_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    synthesized INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL DEFAULT 0,
+    deliveries INTEGER NOT NULL DEFAULT 1,
+    last_error TEXT,
+    finished_ms INTEGER,
+    PRIMARY KEY (scope, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_to_run ON events (scope, state, event_ms);
+CREATE TABLE IF NOT EXISTS applied (
+    scope TEXT NOT NULL,
+    invitation_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    event_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, invitation_id)
+);
+CREATE TABLE IF NOT EXISTS marks (
+    scope TEXT PRIMARY KEY,
+    baseline_ms INTEGER NOT NULL
+);
+";
+
+const COLUMNS: &str = "event_id, invitation_id, previous_status, current_status, event_ms, \
+    synthesized, body, state, attempts, not_before_ms, last_error";
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        event_id: row.get(0)?,
+        invitation_id: row.get(1)?,
+        previous_status: row.get(2)?,
+        current_status: row.get(3)?,
+        event_ms: row.get(4)?,
+        synthesized: row.get::<_, i64>(5)? != 0,
+        body: row.get(6)?,
+        state: State::parse(&row.get::<_, String>(7)?),
+        attempts: row.get(8)?,
+        not_before_ms: row.get(9)?,
+        last_error: row.get(10)?,
+    })
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Where the inbox lives in a state directory.
+pub fn inbox_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("inbox.sqlite3")
+}
+
+impl Inbox {
+    /// Opens (creating, 0600) the inbox at `path` for the project `scope` names.
+    pub fn open(path: &Path, scope: &str) -> Result<Inbox, InboxError> {
+        let err = |e: rusqlite::Error| InboxError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        if !path.exists() {
+            crate::files::create_private_file(path).map_err(|e| InboxError {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Inbox {
+            conn,
+            path: path.to_path_buf(),
+            scope: scope.to_string(),
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> InboxError {
+        InboxError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Records an event; `false` when its id was recorded before (a duplicate delivery,
+    /// counted but not run again).
+    pub fn record(&self, e: &NewEvent) -> Result<bool, InboxError> {
+        let added = self
+            .conn
+            .execute(
+                "INSERT INTO events (scope, event_id, invitation_id, previous_status, current_status,
+                     event_ms, received_ms, synthesized, body, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received')
+                 ON CONFLICT (scope, event_id) DO UPDATE SET deliveries = deliveries + 1",
+                params![
+                    self.scope,
+                    e.event_id,
+                    e.invitation_id,
+                    e.previous_status,
+                    e.current_status,
+                    e.event_ms,
+                    now_ms(),
+                    e.synthesized as i64,
+                    e.body,
+                ],
+            )
+            .map_err(|x| self.err(x))?;
+        // An upsert reports one row either way: ask which it was.
+        let deliveries: i64 = self
+            .conn
+            .query_row(
+                "SELECT deliveries FROM events WHERE scope = ?1 AND event_id = ?2",
+                params![self.scope, e.event_id],
+                |r| r.get(0),
+            )
+            .map_err(|x| self.err(x))?;
+        Ok(added == 1 && deliveries == 1)
+    }
+
+    /// At start-up: what a dead process was running goes back in line.
+    pub fn requeue_running(&self) -> Result<usize, InboxError> {
+        self.conn
+            .execute(
+                "UPDATE events SET state = 'received' WHERE scope = ?1 AND state = 'running'",
+                params![self.scope],
+            )
+            .map_err(|x| self.err(x))
+    }
+
+    /// The next event to handle at `now_ms`: oldest first by its own time.
+    pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
+                     AND not_before_ms <= ?2 ORDER BY event_ms, received_ms LIMIT 1"
+                ),
+                params![self.scope, now_ms],
+                entry,
+            )
+            .optional()
+            .map_err(|x| self.err(x))
+    }
+
+    /// Events a handler is running now.
+    pub fn running(&self) -> Result<i64, InboxError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE scope = ?1 AND state = 'running'",
+                params![self.scope],
+                |r| r.get(0),
+            )
+            .map_err(|x| self.err(x))
+    }
+
+    /// When the next waiting retry falls due, if any.
+    pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(not_before_ms) FROM events WHERE scope = ?1 AND state = 'received'",
+                params![self.scope],
+                |r| r.get(0),
+            )
+            .map_err(|x| self.err(x))
+    }
+
+    pub fn get(&self, event_id: &str) -> Result<Option<Entry>, InboxError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM events WHERE scope = ?1 AND event_id = ?2"),
+                params![self.scope, event_id],
+                entry,
+            )
+            .optional()
+            .map_err(|x| self.err(x))
+    }
+
+    pub fn applied(&self, invitation_id: &str) -> Result<Option<Applied>, InboxError> {
+        self.conn
+            .query_row(
+                "SELECT status, event_ms FROM applied WHERE scope = ?1 AND invitation_id = ?2",
+                params![self.scope, invitation_id],
+                |r| {
+                    Ok(Applied {
+                        status: r.get(0)?,
+                        event_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|x| self.err(x))
+    }
+
+    /// Marks an event running (one more attempt), before its handler starts.
+    pub fn start(&self, event_id: &str) -> Result<i64, InboxError> {
+        self.conn
+            .query_row(
+                "UPDATE events SET state = 'running', attempts = attempts + 1
+                 WHERE scope = ?1 AND event_id = ?2 RETURNING attempts",
+                params![self.scope, event_id],
+                |r| r.get(0),
+            )
+            .map_err(|x| self.err(x))
+    }
+
+    /// The handler succeeded: the event is done and its status applied, in one step.
+    pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
+        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
+        tx.execute(
+            "UPDATE events SET state = 'done', last_error = NULL, finished_ms = ?3
+             WHERE scope = ?1 AND event_id = ?2",
+            params![self.scope, e.event_id, now_ms()],
+        )
+        .map_err(|x| self.err(x))?;
+        self.apply_in(&tx, &e.invitation_id, &e.current_status, e.event_ms)?;
+        tx.commit().map_err(|x| self.err(x))
+    }
+
+    fn apply_in(
+        &self,
+        conn: &Connection,
+        invitation_id: &str,
+        status: &str,
+        event_ms: i64,
+    ) -> Result<(), InboxError> {
+        conn.execute(
+            "INSERT INTO applied (scope, invitation_id, status, event_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (scope, invitation_id) DO UPDATE SET status = excluded.status,
+               event_ms = MAX(event_ms, excluded.event_ms)",
+            params![self.scope, invitation_id, status, event_ms],
+        )
+        .map(|_| ())
+        .map_err(|x| self.err(x))
+    }
+
+    /// Records a status as applied without running anything (the first baseline).
+    pub fn set_applied(
+        &self,
+        invitation_id: &str,
+        status: &str,
+        event_ms: i64,
+    ) -> Result<(), InboxError> {
+        self.apply_in(&self.conn, invitation_id, status, event_ms)
+    }
+
+    /// The handler failed: retry at `retry_at_ms`, or, with `None`, give up and keep it
+    /// as failed.
+    pub fn fail(
+        &self,
+        event_id: &str,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<(), InboxError> {
+        let (state, not_before) = match retry_at_ms {
+            Some(at) => ("received", at),
+            None => ("failed", 0),
+        };
+        self.conn
+            .execute(
+                "UPDATE events SET state = ?3, last_error = ?4, not_before_ms = ?5,
+                   finished_ms = CASE WHEN ?3 = 'failed' THEN ?6 ELSE NULL END
+                 WHERE scope = ?1 AND event_id = ?2",
+                params![self.scope, event_id, state, error, not_before, now_ms()],
+            )
+            .map(|_| ())
+            .map_err(|x| self.err(x))
+    }
+
+    pub fn skip(&self, event_id: &str, why: &str) -> Result<(), InboxError> {
+        self.conn
+            .execute(
+                "UPDATE events SET state = 'skipped', last_error = ?3, finished_ms = ?4
+                 WHERE scope = ?1 AND event_id = ?2",
+                params![self.scope, event_id, why, now_ms()],
+            )
+            .map(|_| ())
+            .map_err(|x| self.err(x))
+    }
+
+    /// Failed events back in line (`--retry-failed`).
+    pub fn requeue_failed(&self) -> Result<usize, InboxError> {
+        self.conn
+            .execute(
+                "UPDATE events SET state = 'received', attempts = 0, not_before_ms = 0
+                 WHERE scope = ?1 AND state = 'failed'",
+                params![self.scope],
+            )
+            .map_err(|x| self.err(x))
+    }
+
+    /// When the project's statuses were first taken as the baseline, if ever.
+    pub fn baseline_ms(&self) -> Result<Option<i64>, InboxError> {
+        self.conn
+            .query_row(
+                "SELECT baseline_ms FROM marks WHERE scope = ?1",
+                params![self.scope],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|x| self.err(x))
+    }
+
+    pub fn set_baseline(&self, at_ms: i64) -> Result<(), InboxError> {
+        self.conn
+            .execute(
+                "INSERT INTO marks (scope, baseline_ms) VALUES (?1, ?2)
+                 ON CONFLICT (scope) DO NOTHING",
+                params![self.scope, at_ms],
+            )
+            .map(|_| ())
+            .map_err(|x| self.err(x))
+    }
+
+    /// Events by state, and how many deliveries were duplicates.
+    pub fn counts(&self) -> Result<(Vec<(String, i64)>, i64), InboxError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM events WHERE scope = ?1 GROUP BY state")
+            .map_err(|x| self.err(x))?;
+        let states = stmt
+            .query_map(params![self.scope], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|x| self.err(x))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|x| self.err(x))?;
+        let dups: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(deliveries - 1), 0) FROM events WHERE scope = ?1",
+                params![self.scope],
+                |r| r.get(0),
+            )
+            .map_err(|x| self.err(x))?;
+        Ok((states, dups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, inv: &str, status: &str, ms: i64) -> NewEvent {
+        NewEvent {
+            event_id: id.into(),
+            invitation_id: inv.into(),
+            previous_status: Some("pending".into()),
+            current_status: status.into(),
+            event_ms: ms,
+            synthesized: false,
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn an_event_is_recorded_once_and_handled_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        assert!(inbox.record(&event("e2", "a", "completed", 20)).unwrap());
+        assert!(inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
+        assert!(!inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
+        let first = inbox.next_due(i64::MAX).unwrap().unwrap();
+        assert_eq!(first.event_id, "e1", "oldest first, whatever the arrival");
+        assert_eq!(inbox.start("e1").unwrap(), 1);
+        // A crash here: the event goes back in line on restart.
+        assert_eq!(inbox.requeue_running().unwrap(), 1);
+        assert_eq!(inbox.start("e1").unwrap(), 2);
+        inbox.finish(&first).unwrap();
+        assert_eq!(
+            inbox.applied("a").unwrap(),
+            Some(Applied {
+                status: "in_progress".into(),
+                event_ms: 10
+            })
+        );
+        inbox.fail("e2", "boom", Some(1_000)).unwrap();
+        assert!(
+            inbox.next_due(999).unwrap().is_none(),
+            "not before its retry"
+        );
+        assert_eq!(inbox.next_due(1_000).unwrap().unwrap().event_id, "e2");
+        inbox.fail("e2", "boom again", None).unwrap();
+        assert_eq!(inbox.get("e2").unwrap().unwrap().state, State::Failed);
+        let (states, dups) = inbox.counts().unwrap();
+        assert_eq!(dups, 1);
+        assert!(states.contains(&("failed".into(), 1)));
+        assert_eq!(inbox.requeue_failed().unwrap(), 1);
+    }
+
+    #[test]
+    fn projects_do_not_see_each_others_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = inbox_path(dir.path());
+        let a = Inbox::open(&path, "project a").unwrap();
+        let b = Inbox::open(&path, "project b").unwrap();
+        assert!(a.record(&event("e1", "x", "completed", 1)).unwrap());
+        assert!(b.record(&event("e1", "x", "completed", 1)).unwrap());
+        assert!(b.next_due(i64::MAX).unwrap().is_some());
+    }
+}

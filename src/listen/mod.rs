@@ -1,0 +1,16 @@
+//! `zavu-script listen HANDLER.rhai`: react to the project webhook within seconds, exactly
+//! once per event, and still be right after the receiver was down.
+//!
+//! [`receiver`] takes signed deliveries over HTTP and records them in the [`inbox`] before
+//! answering; [`worker`] runs the handler script for each recorded event, once per event id,
+//! in order per invitation; [`catchup`] finds what happened while nobody listened and
+//! records it as synthesized events. The `listen` front door (`commands::listen`) wires them
+//! together from the command line; nothing here reads it.
+//!
+//! Imports: `api`, `client`, `engine`, `files`, `memory`, `service_log`, `stop`. Must not
+//! import `cron`, `config`, `cli` or the front doors.
+
+pub mod catchup;
+pub mod inbox;
+pub mod receiver;
+pub mod worker;

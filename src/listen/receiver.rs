@@ -1,0 +1,135 @@
+//! The HTTP side of `listen`: one route that takes deliveries — verifies the signature
+//! (v2 preferred, v1 accepted, the timestamp within the tolerance, constant-time), answers
+//! 401 to a bad one, records a good one in the inbox and answers 2xx only once it is
+//! durably there, then wakes the handler's thread — and `/healthz`. It never runs a
+//! handler itself: answering fast is what keeps the sender from retrying.
+
+use super::inbox::{Inbox, NewEvent};
+use crate::api::webhook::{self, Event, STATUS_CHANGED};
+use crate::service_log::{Level, Log, Record};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+/// Deliveries are small; anything past this is not one.
+const MAX_BODY: usize = 1 << 20;
+
+pub struct Receiver {
+    pub secret: String,
+    pub tolerance_seconds: i64,
+    pub inbox: Mutex<Inbox>,
+    pub wake: Mutex<super::worker::Wake>,
+    pub log: Arc<Log>,
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+pub fn router(path: &str, receiver: Arc<Receiver>) -> Router {
+    Router::new()
+        .route(path, post(deliver))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({ "ok": true })) }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(receiver)
+}
+
+async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = headers
+        .get(webhook::SIGNATURE_HEADER)
+        .and_then(|h| h.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    if let Err(refused) = webhook::verify(header, &body, &r.secret, now, r.tolerance_seconds) {
+        r.log.emit(Record::new(
+            Level::Warn,
+            "refused",
+            format!("delivery refused: {refused}"),
+        ));
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"code": "unauthorized", "message": refused.to_string()}),
+        );
+    }
+    let event: Event = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            r.log.emit(Record::new(
+                Level::Warn,
+                "refused",
+                format!("a signed delivery that is not an event: {e}"),
+            ));
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"code": "invalid_request", "message": format!("not an event: {e}")}),
+            );
+        }
+    };
+    if event.kind != STATUS_CHANGED {
+        // Acknowledged so the sender stops; nothing here handles it.
+        r.log.info(
+            "ignored",
+            format!("event {} of type {} ignored", event.id, event.kind),
+        );
+        return reply(StatusCode::OK, json!({"received": true, "ignored": true}));
+    }
+    let new = NewEvent {
+        event_id: event.id.clone(),
+        invitation_id: event.data.invitation_id.clone(),
+        previous_status: Some(event.data.previous_status.clone()),
+        current_status: event.data.current_status.clone(),
+        event_ms: event.timestamp,
+        synthesized: false,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let inbox = r.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        inbox
+            .inbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(&new)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(fresh)) => {
+            if fresh {
+                let _ = r.wake.lock().unwrap_or_else(|p| p.into_inner()).send(());
+            } else {
+                r.log.info(
+                    "duplicate",
+                    format!(
+                        "event {} delivered again: acknowledged, not run again",
+                        event.id
+                    ),
+                );
+            }
+            reply(
+                StatusCode::OK,
+                json!({"received": true, "duplicate": !fresh}),
+            )
+        }
+        // Not recorded: the sender must try again.
+        Ok(Err(e)) => {
+            r.log.error("inbox", e.to_string());
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"code": "service_unavailable", "message": "the event could not be recorded; retry"}),
+            )
+        }
+        Err(e) => {
+            r.log.error("inbox", e.to_string());
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"code": "service_unavailable", "message": "the event could not be recorded; retry"}),
+            )
+        }
+    }
+}

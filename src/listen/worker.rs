@@ -1,0 +1,285 @@
+//! The handler's thread: takes the inbox's events one at a time, oldest first, and runs the
+//! handler script with `event` in scope — once per event id. Before a run, per invitation:
+//! an event older than the last one applied, or one whose status is already applied, is
+//! recorded as skipped. A failing handler is retried with backoff up to `max_attempts`,
+//! then kept as failed and reported — never dropped. On shutdown the event in hand is
+//! finished (or, past the grace period, stopped and put back in line for the next start).
+//!
+//! Scripts run here, on a plain thread (the engine blocks on the runtime through the
+//! bridge); the thread's memory budget bounds what handlers hold.
+
+use super::inbox::{Entry, Inbox};
+use crate::client::ClientOptions;
+use crate::engine::bridge::Bridge;
+use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
+use crate::memory::Budget;
+use crate::service_log::{Level, Log, Record};
+use crate::stop::Stop;
+use rhai::{AST, Dynamic, Map, Scope};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+/// What the worker needs from the front door.
+pub struct WorkerEnv {
+    pub handle: Handle,
+    pub api: ClientOptions,
+    pub limits: Limits,
+    pub state_dir: PathBuf,
+    pub log: Arc<Log>,
+    pub handler: Arc<AST>,
+    pub handler_name: String,
+    pub inbox: PathBuf,
+    pub scope: String,
+    pub max_attempts: i64,
+}
+
+/// Tells the worker to look again (an event was recorded).
+pub type Wake = std::sync::mpsc::Sender<()>;
+
+/// Backoff before attempt `n + 1`: 1 s, 2 s, 4 s … capped at 5 minutes.
+pub fn retry_delay(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 10) - 1;
+    Duration::from_secs((1u64 << exp).min(300))
+}
+
+struct HandlerSink {
+    log: Arc<Log>,
+    event: std::sync::Mutex<String>,
+}
+
+impl Sink for HandlerSink {
+    fn print(&self, text: &str) {
+        let who = self.event.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.log
+            .emit(Record::new(Level::Info, "print", text).job(&who));
+    }
+
+    fn log(&self, level: LogLevel, text: &str) {
+        let who = self.event.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.log
+            .emit(Record::new(level.into(), "log", text).job(&who));
+    }
+}
+
+/// Runs until `stop` is set and the event in hand is finished; `shutdown` stops a handler
+/// that outlives the grace period.
+pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<Stop>) {
+    let inbox = match Inbox::open(&env.inbox, &env.scope) {
+        Ok(i) => i,
+        Err(e) => {
+            env.log.error("inbox", e.to_string());
+            return;
+        }
+    };
+    let budget = match Budget::arm_if(env.limits.max_memory) {
+        Ok(b) => b,
+        Err(e) => {
+            env.log.error("memory", e.to_string());
+            return;
+        }
+    };
+    let sink = Arc::new(HandlerSink {
+        log: env.log.clone(),
+        event: std::sync::Mutex::new(String::new()),
+    });
+    let engine = engine::build(HostOptions {
+        limits: env.limits,
+        state_dir: Some(env.state_dir.clone()),
+        campaign: engine::CampaignDefaults {
+            quiet: true,
+            ..Default::default()
+        },
+        sink: sink.clone(),
+        api: Some(env.api.clone()),
+        bridge: Arc::new(Bridge::new(env.handle.clone(), shutdown.clone())),
+        memory: budget.as_ref().map(Budget::meter),
+    });
+    loop {
+        if stop.is_set() {
+            break;
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let next = match inbox.next_due(now) {
+            Ok(n) => n,
+            Err(e) => {
+                env.log.error("inbox", e.to_string());
+                None
+            }
+        };
+        let Some(entry) = next else {
+            // Nothing due: sleep until woken, a retry falls due, or a second passes.
+            let wait = inbox
+                .next_retry_ms()
+                .ok()
+                .flatten()
+                .map(|at| Duration::from_millis((at - now).clamp(0, 1_000) as u64))
+                .unwrap_or(Duration::from_secs(1));
+            match wake.recv_timeout(wait) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        *sink.event.lock().unwrap_or_else(|p| p.into_inner()) =
+            format!("{}[{}]", env.handler_name, entry.event_id);
+        handle(&env, &inbox, &engine, &entry, &shutdown);
+    }
+    drop(engine);
+    drop(budget);
+}
+
+fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
+    let log = &env.log;
+    let who = format!("{}[{}]", env.handler_name, e.event_id);
+    let change = format!(
+        "{} {} → {}",
+        e.invitation_id,
+        e.previous_status.as_deref().unwrap_or("?"),
+        e.current_status
+    );
+    // Per invitation, never go back in time, and never apply a status twice.
+    match inbox.applied(&e.invitation_id) {
+        Ok(Some(a)) if e.event_ms < a.event_ms => {
+            let why = format!(
+                "older than the last event applied for {} ({} at {})",
+                e.invitation_id, a.status, a.event_ms
+            );
+            let _ = inbox.skip(&e.event_id, &why);
+            log.emit(
+                Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
+            );
+            return;
+        }
+        Ok(Some(a)) if a.status == e.current_status => {
+            let why = format!("{} is already {}", e.invitation_id, a.status);
+            let _ = inbox.skip(&e.event_id, &why);
+            log.emit(
+                Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
+            );
+            return;
+        }
+        Ok(_) => {}
+        Err(err) => {
+            log.error("inbox", err.to_string());
+            return;
+        }
+    }
+    let attempt = match inbox.start(&e.event_id) {
+        Ok(n) => n,
+        Err(err) => {
+            log.error("inbox", err.to_string());
+            return;
+        }
+    };
+    log.emit(
+        Record::new(
+            Level::Info,
+            "start",
+            format!(
+                "{change}{}{}",
+                if e.synthesized { " (caught up)" } else { "" },
+                if attempt > 1 {
+                    format!(", attempt {attempt}")
+                } else {
+                    String::new()
+                }
+            ),
+        )
+        .job(&who)
+        .field("event", e.event_id.clone())
+        .field("invitation", e.invitation_id.clone())
+        .field("attempt", attempt),
+    );
+    let started = Instant::now();
+    let mut scope = Scope::new();
+    scope.push("event", event_value(e, attempt));
+    let outcome = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &env.handler);
+    drop(scope);
+    let took = crate::duration::format(started.elapsed());
+    match outcome {
+        Ok(_) => match inbox.finish(e) {
+            Ok(()) => log.emit(
+                Record::new(Level::Info, "end", format!("handled in {took}"))
+                    .job(&who)
+                    .field("durationMs", started.elapsed().as_millis() as u64)
+                    .field("outcome", "ok"),
+            ),
+            Err(err) => log.error("inbox", err.to_string()),
+        },
+        Err(err) if shutdown.is_set() => {
+            // Stopped by the shutdown: back in line for the next start, not a failure.
+            let _ = inbox.fail(&e.event_id, "stopped by shutdown", Some(0));
+            log.emit(
+                Record::new(
+                    Level::Warn,
+                    "end",
+                    format!(
+                        "stopped by shutdown after {took}; runs again on the next start: {err}"
+                    ),
+                )
+                .job(&who),
+            );
+        }
+        Err(err) => {
+            let message = crate::engine::diagnostics::one_line(&env.handler_name, &err);
+            if attempt < env.max_attempts {
+                let delay = retry_delay(attempt);
+                let at = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
+                let _ = inbox.fail(&e.event_id, &message, Some(at));
+                log.emit(
+                    Record::new(
+                        Level::Warn,
+                        "end",
+                        format!(
+                            "failed in {took}: {message}; retry {} of {} in {}",
+                            attempt + 1,
+                            env.max_attempts,
+                            crate::duration::format(delay)
+                        ),
+                    )
+                    .job(&who)
+                    .field("outcome", "retry"),
+                );
+            } else {
+                let _ = inbox.fail(&e.event_id, &message, None);
+                log.emit(
+                    Record::new(
+                        Level::Error,
+                        "end",
+                        format!(
+                            "failed {attempt} times, kept as failed (rerun with --retry-failed): {message}"
+                        ),
+                    )
+                    .job(&who)
+                    .field("outcome", "failed"),
+                );
+            }
+        }
+    }
+}
+
+/// `event` as the handler sees it: the delivery's JSON, plus `synthesized` (caught up
+/// rather than delivered) and `attempt`.
+fn event_value(e: &Entry, attempt: i64) -> Dynamic {
+    let json: serde_json::Value = serde_json::from_str(&e.body).unwrap_or(serde_json::Value::Null);
+    let mut map = crate::engine::convert::from_json(&json)
+        .try_cast::<Map>()
+        .unwrap_or_default();
+    map.insert("synthesized".into(), Dynamic::from(e.synthesized));
+    map.insert("attempt".into(), Dynamic::from(attempt));
+    Dynamic::from_map(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_are_capped() {
+        assert_eq!(retry_delay(1), Duration::from_secs(1));
+        assert_eq!(retry_delay(3), Duration::from_secs(4));
+        assert_eq!(retry_delay(50), Duration::from_secs(300));
+    }
+}
