@@ -121,6 +121,10 @@ pub struct SandboxArgs {
     /// Keep the sandbox's state in this file, so it survives a restart.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Requests a minute each key may make, reported in X-RateLimit-* on every answer
+    /// (default 1000000; a `rateLimitPerMinute` fault overrides it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -8,15 +8,22 @@
 
 //!
 //! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
-//! with, and one file per request (`invitation`, `message`) its own rules.
+//! with, and one file per resource (`invitation`, `message`, `sender`, `template`) its
+//! own rules — for templates also a send checked against the template it names.
 
 mod fields;
 mod invitation;
 mod message;
 mod rules;
+mod sender;
+mod template;
 
 pub use crate::api::error::{FieldError, summarize};
 pub use fields::UnknownKeys;
 pub use invitation::{CREATE_INVITATION_KEYS, create_invitation};
 pub use message::{SEND_MESSAGE_KEYS, send_message};
 pub use rules::*;
+pub use sender::{UPDATE_SENDER_KEYS, is_https_url, update_sender};
+pub use template::{
+    CREATE_TEMPLATE_KEYS, SUBMIT_TEMPLATE_KEYS, create_template, submit_template, template_send,
+};
