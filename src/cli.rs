@@ -87,7 +87,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a Rhai script against the API (or the sandbox with --sandbox).
     Run(RunArgs),
-    /// Compile a script without running it; report errors with file:line:col.
+    /// Compile a script without running it; report errors with file:line:col. With an API
+    /// key (or --sandbox), template sends written out in the script are also checked
+    /// against the project's templates.
     Check {
         /// The script to check.
         file: PathBuf,

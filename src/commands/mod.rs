@@ -1,6 +1,7 @@
 //! The front doors, one file or folder each, and the one `execute` match that picks one.
 //!
-//! `run`/`check` run a script file once, `campaign` looks after campaigns in the journal,
+//! `run` runs a script file once, `check` compiles one (and holds its template sends
+//! against the project's templates), `campaign` looks after campaigns in the journal,
 //! `repl` is the interactive session, `cron` the scheduler, `sandbox` serves the built-in
 //! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
 //! types), opens a [`session`] when it talks to the API, and prints through [`output`].
@@ -10,6 +11,7 @@
 //! `config`.
 
 mod campaign;
+mod check;
 mod cron;
 pub mod output;
 mod repl;
@@ -25,7 +27,7 @@ pub fn execute(invocation: Invocation, runtime: &Runtime) -> Result<(), Error> {
     let Invocation { globals, command } = invocation;
     match command {
         Command::Run(settings) => run::run(&Config::resolve(&globals)?, runtime, &settings),
-        Command::Check { file } => run::check(runtime, &file),
+        Command::Check { file } => check::check(&globals, runtime, &file),
         Command::Campaign(action) => {
             campaign::execute(&Config::resolve(&globals)?, runtime, &action)
         }

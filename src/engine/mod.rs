@@ -16,6 +16,7 @@ pub mod modules;
 
 pub mod context;
 pub mod script;
+pub mod template_sends;
 
 pub use context::{CampaignDefaults, HostOptions, Limits, LogLevel, Sink, StdSink};
 use modules::zavu::ZavuHost;

@@ -451,13 +451,16 @@ pub fn template_send(
         }
         for key in &given {
             if !declared.iter().any(|d| d == key) {
-                let hint = suggest(key, &names)
+                // "3" for "2" is no typo; a misspelt name is.
+                let hint = (!is_positional(key))
+                    .then(|| suggest(key, &names))
+                    .flatten()
                     .map(|s| format!(" — did you mean \"{s}\"?"))
                     .unwrap_or_default();
                 errors.push(FieldError::new(
                     &["content", "templateVariables", key],
                     format!(
-                        "unknown variable{hint}: template {:?} ({channel} body) has {}",
+                        "unknown variable: template {:?} ({channel} body) has {}{hint}",
                         template.id,
                         listed(&declared)
                     ),
