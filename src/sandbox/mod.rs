@@ -6,14 +6,13 @@
 //! It imports the wire types (`crate::api`) and nothing else of the project: never the
 //! client, never the engine, so it stays an independent witness of the contract.
 //!
-//! Imports: `api` only.
-
-//!
 //! `routes` is the table of every route; one file per resource holds its handlers
 //! (`invitations`, `messages`, `senders`, `templates`, `account` for phone numbers, `me`
 //! and balance); `gate` is what every request passes (auth, rate limit, faults); `body`
 //! reads requests and `reply` writes answers; `wire` guards the byte stream under HTTP;
 //! `store`, `cursor` and `seeds` keep the data.
+//!
+//! Imports: `api` only.
 
 mod account;
 mod body;

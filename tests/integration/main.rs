@@ -2,6 +2,7 @@
 
 mod support;
 
+mod after_onboarding;
 mod campaign;
 mod client_contract;
 mod client_resilience;
@@ -10,4 +11,7 @@ mod engine_scripts;
 mod layers;
 mod repl;
 mod sandbox_server;
+mod scripts_after_onboarding;
 mod seed_scripts;
+mod template_sends;
+mod wire_edges;

@@ -9,7 +9,7 @@
 //!
 //! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
 //! with, and one file per resource (`invitation`, `message`, `sender`, `template`) its
-//! own rules — for templates also a send checked against the template it names.
+//! own rules, and `template_send` a send checked against the template it names.
 
 mod fields;
 mod invitation;
@@ -17,6 +17,7 @@ mod message;
 mod rules;
 mod sender;
 mod template;
+mod template_send;
 
 pub use crate::api::error::{FieldError, summarize};
 pub use fields::UnknownKeys;
@@ -24,6 +25,5 @@ pub use invitation::{CREATE_INVITATION_KEYS, create_invitation};
 pub use message::{SEND_MESSAGE_KEYS, send_message};
 pub use rules::*;
 pub use sender::{UPDATE_SENDER_KEYS, is_https_url, update_sender};
-pub use template::{
-    CREATE_TEMPLATE_KEYS, SUBMIT_TEMPLATE_KEYS, create_template, submit_template, template_send,
-};
+pub use template::{CREATE_TEMPLATE_KEYS, SUBMIT_TEMPLATE_KEYS, create_template, submit_template};
+pub use template_send::template_send;

@@ -182,6 +182,15 @@ pub fn is_resource(name: &str) -> bool {
     RESOURCES.iter().any(|r| r.name == name)
 }
 
+/// Whether a method is also called as `method(id, #{ … })`.
+pub fn takes_id_then_map(resource: &str, method: &str) -> bool {
+    RESOURCES
+        .iter()
+        .filter(|r| r.name == resource)
+        .flat_map(|r| r.methods)
+        .any(|(m, form)| *m == method && form.contains("(id, #{"))
+}
+
 /// Every documented method, in `zavu::RESOURCES` order.
 pub fn methods() -> impl Iterator<Item = &'static MethodDoc> {
     INVITATIONS_AND_MESSAGES.iter().chain(AFTER_ONBOARDING)
