@@ -8,7 +8,7 @@ use super::state::AppState;
 use super::store::random_id;
 use crate::api::sender::DEFAULT_SIGNATURE_VERSION;
 use crate::api::validate::{self, UnknownKeys};
-use crate::api::{FieldError, Sender, SenderWebhook, Timestamp, UpdateSender, WebhookUrl};
+use crate::api::{FieldError, Sender, SenderWebhook, UpdateSender, WebhookUrl};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -50,11 +50,7 @@ fn set_channel(sender: &mut Sender, channel: &str, on: bool) {
 }
 
 /// Applies a checked update to a sender. Returns the secret of a webhook it created.
-fn apply(
-    sender: &mut Sender,
-    u: UpdateSender,
-    now: Timestamp,
-) -> Result<Option<String>, ApiFailure> {
+fn apply(sender: &mut Sender, u: UpdateSender) -> Result<Option<String>, ApiFailure> {
     let refuse = |path: &str, msg: String| ApiFailure::invalid(vec![FieldError::new(&[path], msg)]);
     let mut created_secret = None;
     match u.webhook_url {
@@ -142,7 +138,6 @@ fn apply(
         // Catch-all means nothing without receiving: it reads as false then.
         sender.email_catch_all_enabled = Some(on && sender.email_receiving_enabled == Some(true));
     }
-    sender.updated_at = Some(now);
     Ok(created_secret)
 }
 
@@ -161,7 +156,11 @@ pub async fn update(
             .ok_or_else(|| ApiFailure::not_found("Sender", &id))?;
         // Checked on a copy: a refused update changes nothing.
         let mut next = sender.clone();
-        let created_secret = apply(&mut next, req, now)?;
+        let created_secret = apply(&mut next, req)?;
+        // updatedAt moves when something stored changed, not on every PATCH.
+        if next != *sender {
+            next.updated_at = Some(now);
+        }
         *sender = next;
         if make_default {
             store.set_default_sender(&id, now);

@@ -144,6 +144,14 @@ async fn senders_update_their_webhook_default_and_name_and_delete() {
     };
     let err = api_error(client.send_message(&send, Some(&id)).await.unwrap_err());
     assert_eq!(err.status, 404);
+    // An update that changes nothing leaves updatedAt where it was.
+    let before = client.get_sender("snd_default").await.unwrap();
+    sb.advance_clock(60).await;
+    let same = client
+        .update_sender("snd_default", &UpdateSender::default())
+        .await
+        .unwrap();
+    assert_eq!(same.updated_at, before.updated_at);
 }
 
 fn order_template() -> CreateTemplate {
