@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// How much of an oversized body is read and thrown away before answering 413, so that a
 /// client still writing gets the answer instead of a broken pipe. Beyond this the
 /// connection is simply closed.
-pub const DRAIN_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+const DRAIN_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 
 /// A request body parsed as JSON. An empty body reads as `{}` (some clients send no body
 /// for "no parameters"), and so does a literal `null` (what an SDK sends for "no

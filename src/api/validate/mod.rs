@@ -3,9 +3,10 @@
 //!
 //! The sandbox answers 400 with these errors in `details.errors`; scripts and campaigns run
 //! the same checks before a request leaves, so a bad row never costs a round trip. Unknown
-//! keys are a choice of the caller: the server ignores them (as real APIs do), scripts
-//! reject them (a misspelt key is a bug the user wants to hear about).
-
+//! keys are a choice of the caller; the sandbox and scripts both reject them (a misspelt
+//! key is a bug the user wants to hear about, and a key the API does not take must not
+//! pass offline and fail live). `Ignore` is for a caller that has already named the
+//! unknown keys itself.
 //!
 //! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
 //! with, and one file per resource (`invitation`, `message`, `sender`, `template`) its

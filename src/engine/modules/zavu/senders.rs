@@ -5,7 +5,6 @@
 use super::host::{RhaiResult, Senders, Zavu};
 use super::params::{Params, id_from_map, id_from_str, list_page, page_dynamic};
 use crate::api::validate::{self, UPDATE_SENDER_KEYS, UnknownKeys};
-use crate::engine::api_error::ScriptApiError;
 use crate::engine::convert::to_dynamic;
 use rhai::{Dynamic, Engine, ImmutableString, Map};
 use serde_json::Value;
@@ -43,16 +42,7 @@ fn update_sender(z: &Zavu, id: Option<String>, map: &Map) -> RhaiResult<Dynamic>
     if p.obj.get("webhookUrl").and_then(Value::as_str) == Some("") {
         p.obj.insert("webhookUrl".into(), Value::Null);
     }
-    let mut errors = std::mem::take(&mut p.errors);
-    let body = Value::Object(std::mem::take(&mut p.obj));
-    let update = match validate::update_sender(&body, UnknownKeys::Ignore) {
-        Ok(u) if errors.is_empty() => u,
-        Ok(_) => return Err(ScriptApiError::invalid_params(UPDATE, &errors).into_err()),
-        Err(mut more) => {
-            errors.append(&mut more);
-            return Err(ScriptApiError::invalid_params(UPDATE, &errors).into_err());
-        }
-    };
+    let update = p.check_with(|body| validate::update_sender(body, UnknownKeys::Reject))?;
     Ok(to_dynamic(
         &z.call(UPDATE, z.client.update_sender(&id, &update))?,
     ))

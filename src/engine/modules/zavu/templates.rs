@@ -50,16 +50,7 @@ fn submit_template(z: &Zavu, id: Option<String>, map: &Map) -> RhaiResult<Dynami
             id
         }
     };
-    let mut errors = std::mem::take(&mut p.errors);
-    let body = Value::Object(std::mem::take(&mut p.obj));
-    let params = match validate::submit_template(&body, UnknownKeys::Ignore) {
-        Ok(s) if errors.is_empty() => s,
-        Ok(_) => return Err(ScriptApiError::invalid_params(SUBMIT, &errors).into_err()),
-        Err(mut more) => {
-            errors.append(&mut more);
-            return Err(ScriptApiError::invalid_params(SUBMIT, &errors).into_err());
-        }
-    };
+    let params = p.check_with(|body| validate::submit_template(body, UnknownKeys::Reject))?;
     Ok(to_dynamic(
         &z.call(SUBMIT, z.client.submit_template(&id, &params))?,
     ))
