@@ -282,7 +282,9 @@ async fn a_cursor_the_sandbox_never_issued_is_a_400_not_the_first_page() {
         .await
         .unwrap();
     assert_eq!(next.items.len(), 1);
-    let tampered = format!("{}0", &cursor[..cursor.len() - 1]);
+    // The same cursor with its last character changed.
+    let last = if cursor.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &cursor[..cursor.len() - 1]);
     for bad in ["cursor", "c1", tampered.as_str()] {
         let err = client
             .list_invitations(&ListInvitations {
