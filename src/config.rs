@@ -79,6 +79,8 @@ pub struct SandboxSettings {
     pub host: IpAddr,
     pub port: u16,
     pub state_file: Option<PathBuf>,
+    /// Requests per key and minute the sandbox allows and advertises.
+    pub budget_per_minute: u64,
 }
 
 pub struct CronSettings {
@@ -142,6 +144,9 @@ impl Invocation {
                 host: a.host,
                 port: a.port,
                 state_file: a.state,
+                budget_per_minute: a
+                    .rate_limit
+                    .unwrap_or(crate::sandbox::DEFAULT_BUDGET_PER_MINUTE),
             }),
             cli::Command::Cron(a) => Command::Cron(CronSettings {
                 file: a.file,

@@ -23,6 +23,7 @@ pub mod codes {
     pub const WHATSAPP_WINDOW_CLOSED: &str = "whatsapp_window_closed";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const INTERNAL: &str = "internal_error";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
 }

@@ -94,8 +94,10 @@ pub struct ConnectedAccount {
     pub name: Option<String>,
 }
 
-/// The Invitation object. Every optional field is written, as `null` when unset, the way
-/// the real service answers; unknown fields from a newer server are ignored when reading.
+/// The Invitation object. Every nullable field is written, as `null` when unset, the way
+/// the real service answers; `connectionType`, which the SDKs declare optional but not
+/// nullable, is left out when unset (the sandbox always sets it). Unknown fields from a
+/// newer server are ignored when reading.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
@@ -111,7 +113,7 @@ pub struct Invitation {
     pub client_phone: Option<String>,
     #[serde(default)]
     pub phone_number_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_type: Option<String>,
     #[serde(default)]
     pub sender_id: Option<String>,

@@ -48,6 +48,10 @@ pub const LIST_STATUSES: &[&str] = &[
     "received",
 ];
 
+/// The Message object. Fields the SDKs declare optional (not nullable) — `from`,
+/// `senderId`, `text`, `content`, `metadata`, `conversationId`, `providerMessageId`,
+/// `updatedAt` — are left out when unset; the nullable ones (`errorCode`, `errorMessage`,
+/// `cost*`) are written as `null`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
@@ -57,15 +61,15 @@ pub struct Message {
     pub channel: String,
     pub message_type: String,
     pub direction: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Map<String, Value>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub error_code: Option<String>,
@@ -77,10 +81,12 @@ pub struct Message {
     pub cost_provider: Option<f64>,
     #[serde(default)]
     pub cost_total: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
     pub created_at: Timestamp,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
 }
 
@@ -120,6 +126,53 @@ pub struct SendMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<Value>>,
 }
+
+/// The channel a send goes out on when the caller did not pick one (or picked `auto`):
+/// an email address → `email`; a text → `sms`; anything else (a template, media…) →
+/// `whatsapp`. The API and the client's own checks decide it the same way.
+pub fn resolve_channel(channel: Option<&str>, to: &str, message_type: &str) -> String {
+    match channel {
+        Some(c) if c != "auto" => c.to_string(),
+        _ if crate::api::validate::is_email(to) => "email".into(),
+        _ if message_type == "text" => "sms".into(),
+        _ => "whatsapp".into(),
+    }
+}
+
+/// The keys of a message's `content` (every one optional; which apply depends on the
+/// message type).
+pub const CONTENT_KEYS: &[&str] = &[
+    "buttons",
+    "contacts",
+    "ctaDisplayText",
+    "ctaHeaderMediaUrl",
+    "ctaHeaderText",
+    "ctaHeaderType",
+    "ctaUrl",
+    "emoji",
+    "filename",
+    "footerText",
+    "latitude",
+    "listButton",
+    "locationAddress",
+    "locationName",
+    "longitude",
+    "mediaId",
+    "mediaUrl",
+    "mimeType",
+    "reactToMessageId",
+    "referral",
+    "replyToFrom",
+    "replyToMessageId",
+    "replyToMessageType",
+    "replyToProviderMessageId",
+    "replyToText",
+    "sections",
+    "templateButtonVariables",
+    "templateHeaderVariables",
+    "templateId",
+    "templateVariables",
+];
 
 /// `GET /v1/messages` query.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

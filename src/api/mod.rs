@@ -7,16 +7,19 @@
 //!
 //! Imports: nothing of the project (it is the ground layer).
 
+pub mod account;
 pub mod error;
 pub mod invitation;
 pub mod message;
 pub mod page;
+pub mod phone_number;
 pub mod sender;
 pub mod template;
 pub mod time;
 pub mod validate;
 pub mod webhook;
 
+pub use account::{Balance, Me};
 pub use error::{ErrorBody, FieldError};
 pub use invitation::{
     ConnectedAccount, CreateInvitation, Invitation, InvitationEnvelope, InvitationStatus,
@@ -24,6 +27,7 @@ pub use invitation::{
 };
 pub use message::{ListMessages, Message, MessageEnvelope, SendMessage};
 pub use page::{ListPage, Page};
-pub use sender::Sender;
-pub use template::Template;
+pub use phone_number::{ListPhoneNumbers, OwnedPhoneNumber, PhoneNumberEnvelope};
+pub use sender::{Sender, SenderWebhook, UpdateSender, WebhookUrl};
+pub use template::{CreateTemplate, SubmitTemplate, Template};
 pub use time::Timestamp;

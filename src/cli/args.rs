@@ -84,7 +84,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a Rhai script against the API (or the sandbox with --sandbox).
     Run(RunArgs),
-    /// Compile a script without running it; report errors with file:line:col.
+    /// Compile a script without running it; report errors with file:line:col. With an API
+    /// key (or --sandbox), template sends written out in the script are also checked
+    /// against the project's templates.
     Check {
         /// The script to check.
         file: PathBuf,
@@ -121,6 +123,10 @@ pub struct SandboxArgs {
     /// Keep the sandbox's state in this file, so it survives a restart.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Requests a minute each key may make, reported in X-RateLimit-* on every answer
+    /// (default 1000000; a `rateLimitPerMinute` fault overrides it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

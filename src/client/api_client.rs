@@ -1,11 +1,14 @@
 //! The client itself: its settings, its connection pool, its key and the key's shared rate
-//! budget — and the one place the key is written into a request header.
+//! budget, the templates it checks sends against — and the one place the key is written
+//! into a request header.
 
 use super::key::ApiKey;
 use super::rate::RateBudget;
 use super::url::{BadBaseUrl, normalize_base_url};
-use std::sync::Arc;
-use std::time::Duration;
+use crate::api::Template;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -43,6 +46,8 @@ pub(super) struct Inner {
     pub(super) key: ApiKey,
     pub(super) budget: Arc<RateBudget>,
     pub(super) max_retries: u32,
+    /// Templates fetched lately, by id, to check sends against (see `templates.rs`).
+    pub(super) templates: Mutex<HashMap<String, (Instant, Template)>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -76,6 +81,7 @@ impl ApiClient {
                 key: opts.api_key,
                 budget,
                 max_retries: opts.max_retries,
+                templates: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -1,5 +1,6 @@
 //! Calls to a zavu-script sandbox's control plane (`/_sandbox/…`): drive an invitation
-//! through the client's side of its life, move the clock, set faults, read counters.
+//! through the client's side of its life, review a submitted template, move the clock,
+//! set faults, read counters.
 //! Not part of the Zavu API — against the real service these answer 404. They bypass the
 //! rate budget (the control plane is never rate limited) and are never retried.
 
@@ -20,6 +21,19 @@ impl ApiClient {
     ) -> Result<Value, ClientError> {
         let path = format!("invitations/{}/{action}", segment(id));
         self.sandbox_control(Method::POST, &path, Some(&body)).await
+    }
+
+    /// `POST /_sandbox/templates/{id}/approve` or `/reject`: WhatsApp's review of a
+    /// submitted template.
+    pub async fn sandbox_review_template(
+        &self,
+        id: &str,
+        approve: bool,
+    ) -> Result<Value, ClientError> {
+        let verdict = if approve { "approve" } else { "reject" };
+        let path = format!("templates/{}/{verdict}", segment(id));
+        self.sandbox_control(Method::POST, &path, Some(&json!({})))
+            .await
     }
 
     pub async fn sandbox_advance_clock(&self, seconds: i64) -> Result<Value, ClientError> {

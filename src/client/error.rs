@@ -1,9 +1,11 @@
 //! What can go wrong talking to the API, typed so callers can act on it: an API answer
 //! (status, `code`, `message`, `details`), a request that provably never left, one whose
-//! outcome is unknown (it left, and no answer came back), and answers we could not read.
+//! outcome is unknown (it left, and no answer came back), answers we could not read, and
+//! a request refused before it was sent because the contract says it would fail.
 
-use crate::api::Timestamp;
-use serde_json::Value;
+use crate::api::validate::summarize;
+use crate::api::{FieldError, Timestamp};
+use serde_json::{Value, json};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
@@ -57,6 +59,11 @@ pub enum ClientError {
         reason: String,
     },
 
+    /// Refused before sending: the server would answer 400 (a template send whose
+    /// variables do not match the template, …). Nothing was sent.
+    #[error("{}", summarize(.0))]
+    InvalidParams(Vec<FieldError>),
+
     /// Stopped by the user (Ctrl-C) or a timeout before the request was sent.
     #[error("interrupted")]
     Interrupted,
@@ -81,6 +88,7 @@ impl ClientError {
             ClientError::Unreachable { .. } => "connection_failed",
             ClientError::Network { .. } => "network_error",
             ClientError::InvalidResponse { .. } => "invalid_response",
+            ClientError::InvalidParams(_) => "invalid_params",
             ClientError::Interrupted => "interrupted",
         }
     }
@@ -93,9 +101,10 @@ impl ClientError {
         }
     }
 
-    pub fn details(&self) -> Option<&Value> {
+    pub fn details(&self) -> Option<Value> {
         match self {
-            ClientError::Api(e) => e.details.as_ref(),
+            ClientError::Api(e) => e.details.clone(),
+            ClientError::InvalidParams(errors) => Some(json!({ "errors": errors })),
             _ => None,
         }
     }

@@ -7,12 +7,14 @@
 //! journals or terminals; `--debug` output goes through `tracing` with the key redacted.
 //!
 //! [`api_client`] holds the client and its settings, `transport` sends one request (pacing,
-//! retries, decoding), and one file per resource (`invitations`, `messages`, `senders`)
-//! says which path and body each call uses. It imports only the wire types.
+//! retries, decoding), and one file per resource (`invitations`, `messages`, `senders`,
+//! `templates`, `account` for phone numbers, `me` and balance) says which path and body
+//! each call uses. It imports only the wire types.
 //!
 //! Imports: `api` only. Must not import the engine, campaigns, the sandbox or any front
 //! door.
 
+mod account;
 mod api_client;
 pub mod control;
 pub mod error;
@@ -22,6 +24,7 @@ mod messages;
 pub mod rate;
 pub mod retry;
 mod senders;
+mod templates;
 mod transport;
 mod url;
 mod webhook;

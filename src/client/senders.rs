@@ -1,11 +1,13 @@
-//! Senders and templates: what a follow-up needs to find the sender a completed client
-//! connected and the template to send through it.
+//! Senders: list, get, update (name, default, webhook, email and channel switches) and
+//! delete — what a partner does with the sender a completed invitation created.
 
 use super::api_client::ApiClient;
 use super::error::ClientError;
-use super::transport::query_of;
+use super::retry::Safety;
+use super::transport::{Failure, decode, query_of};
 use super::url::segment;
-use crate::api::{ListPage, Page, Sender, Template};
+use crate::api::{ListPage, Page, Sender, UpdateSender};
+use reqwest::Method;
 
 impl ApiClient {
     pub async fn get_sender(&self, id: &str) -> Result<Sender, ClientError> {
@@ -16,12 +18,42 @@ impl ApiClient {
         self.get("/v1/senders", &query_of(params)).await
     }
 
-    pub async fn get_template(&self, id: &str) -> Result<Template, ClientError> {
-        self.get(&format!("/v1/templates/{}", segment(id)), &[])
-            .await
+    /// `PATCH /v1/senders/{id}`. Safe to repeat: the same update twice leaves the same
+    /// sender.
+    pub async fn update_sender(
+        &self,
+        id: &str,
+        params: &UpdateSender,
+    ) -> Result<Sender, ClientError> {
+        let path = format!("/v1/senders/{}", segment(id));
+        let body = params.to_json();
+        let ex = self
+            .exchange(
+                Method::PATCH,
+                &path,
+                &[],
+                Some(&body),
+                &[],
+                Safety::Idempotent,
+            )
+            .await?;
+        decode(&Method::PATCH, &path, &ex)
     }
 
-    pub async fn list_templates(&self, params: &ListPage) -> Result<Page<Template>, ClientError> {
-        self.get("/v1/templates", &query_of(params)).await
+    /// `DELETE /v1/senders/{id}`. Safe to repeat: a repeat that finds the sender gone
+    /// after an attempt whose answer was lost means that attempt deleted it.
+    pub async fn delete_sender(&self, id: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/senders/{}", segment(id));
+        match self
+            .exchange(Method::DELETE, &path, &[], None, &[], Safety::Idempotent)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Failure {
+                error: ClientError::Api(e),
+                after_ambiguity: true,
+            }) if e.status == 404 => Ok(()),
+            Err(f) => Err(f.error),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The front doors, one file or folder each, and the one `execute` match that picks one.
 //!
-//! `run`/`check` run a script file once, `campaign` looks after campaigns in the journal,
+//! `run` runs a script file once, `check` compiles one (and holds its template sends
+//! against the project's templates), `campaign` looks after campaigns in the journal,
 //! `repl` is the interactive session, `cron` the scheduler, `listen` the webhook receiver,
 //! `sandbox` serves the built-in
 //! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
@@ -11,6 +12,7 @@
 //! `config`.
 
 mod campaign;
+mod check;
 mod cron;
 mod listen;
 pub mod output;
@@ -28,7 +30,7 @@ pub fn execute(invocation: Invocation, runtime: &Runtime) -> Result<(), Error> {
     let Invocation { globals, command } = invocation;
     match command {
         Command::Run(settings) => run::run(&Config::resolve(&globals)?, runtime, &settings),
-        Command::Check { file } => run::check(runtime, &file),
+        Command::Check { file } => check::check(&globals, runtime, &file),
         Command::Campaign(action) => {
             campaign::execute(&Config::resolve(&globals)?, runtime, &action)
         }

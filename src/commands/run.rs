@@ -1,18 +1,15 @@
-//! The `run` and `check` front doors: read a script, compile it, run it once against the
-//! session's API, and report — the script's own output on stdout, everything else
-//! (banners, logs, diagnostics) on stderr, so output can be piped.
+//! The `run` front door: read a script, compile it, run it once against the session's
+//! API, and report — the script's own output on stdout, everything else (banners, logs,
+//! diagnostics) on stderr, so output can be piped.
 
 use super::output;
 use super::session::{Session, stop_on_ctrl_c};
 use crate::config::{Config, RunSettings};
-use crate::engine::bridge::Bridge;
 use crate::engine::script;
 use crate::engine::{self, HostOptions, StdSink};
 use crate::error::Error;
 use crate::memory::Budget;
-use crate::stop::Stop;
 use rhai::Dynamic;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 
@@ -58,25 +55,4 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result
             if n == 1 { "" } else { "s" }
         ))),
     }
-}
-
-pub fn check(runtime: &Runtime, file: &Path) -> Result<(), Error> {
-    let name = file.display().to_string();
-    let text = script::read(file)?;
-    let bridge = Arc::new(Bridge::new(
-        runtime.handle().clone(),
-        Arc::new(Stop::default()),
-    ));
-    let engine = engine::build(HostOptions {
-        limits: Default::default(),
-        state_dir: None,
-        campaign: Default::default(),
-        sink: Arc::new(StdSink),
-        api: None,
-        bridge,
-        memory: None,
-    });
-    script::compile(&engine, &name, &text)?;
-    eprintln!("{name}: ok");
-    Ok(())
 }

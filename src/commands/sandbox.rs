@@ -29,6 +29,8 @@ async fn serve_until_stopped(config: &Config, settings: &SandboxSettings) -> Res
         port: settings.port,
         keys,
         state_file: settings.state_file.clone(),
+        budget_per_minute: settings.budget_per_minute,
+        ..Default::default()
     })
     .await?;
     if config.json {

@@ -29,7 +29,7 @@ impl ScriptApiError {
             status: i64::from(e.status()),
             code: e.code().to_string(),
             message: e.message(),
-            details: e.details().cloned(),
+            details: e.details(),
             call: call.to_string(),
         }
     }

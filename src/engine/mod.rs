@@ -21,6 +21,7 @@ pub mod modules;
 pub mod context;
 pub mod script;
 mod sized;
+pub mod template_sends;
 
 pub use context::{
     CampaignDefaults, DEFAULT_MAX_MEMORY, HostOptions, Limits, LogLevel, MemoryExceeded, Sink,
@@ -39,7 +40,11 @@ pub fn build(opts: HostOptions) -> Engine {
         .set_max_call_levels(l.max_call_depth)
         .set_max_string_size(l.max_string_size)
         .set_max_array_size(l.max_array_size)
-        .set_max_map_size(l.max_map_size);
+        .set_max_map_size(l.max_map_size)
+        // Rhai allows less nesting in debug builds than in release builds; fix it at the
+        // release figures so a script that compiles in one compiles in the other (a
+        // template send inside a function nests maps three deep).
+        .set_max_expr_depths(64, 32);
 
     let sink = opts.sink.clone();
     engine.on_print(move |text| sink.print(text));

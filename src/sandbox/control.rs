@@ -1,12 +1,16 @@
-//! The control plane under `/_sandbox/`: what in real life the invited client and the
-//! passage of time do, driven by a test or a person — view, start, complete or fail an
-//! invitation; move the clock; set faults; reset; read counters. Not part of the Zavu API;
-//! faults never apply here. The invite page drives the same transitions through [`drive`].
+//! The control plane under `/_sandbox/`: what in real life the invited client, WhatsApp's
+//! template review and the passage of time do, driven by a test or a person — view,
+//! start, complete or fail an invitation; approve or reject a submitted template; move
+//! the clock; set faults; reset; read counters. Not part of the Zavu API; faults never
+//! apply here. The invite page drives the same transitions through [`drive`].
 
+use super::body::{Id, JsonBody};
 use super::lifecycle::{self, Refused};
-use super::reply::{ApiFailure, Id, JsonBody, json_response};
+use super::reply::{ApiFailure, json_response};
+use super::seeds::connected_whatsapp;
 use super::state::{AppState, lock};
 use super::store::random_id;
+use super::templates::{ReviewError, review};
 use crate::api::{ConnectedAccount, FieldError, Invitation, InvitationEnvelope, Sender};
 use axum::Router;
 use axum::extract::State;
@@ -25,6 +29,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/_sandbox/invitations/{id}/start", post(start))
         .route("/_sandbox/invitations/{id}/complete", post(complete))
         .route("/_sandbox/invitations/{id}/fail", post(fail))
+        .route("/_sandbox/templates/{id}/approve", post(approve_template))
+        .route("/_sandbox/templates/{id}/reject", post(reject_template))
         .route("/_sandbox/clock", get(clock).post(advance_clock))
         .route("/_sandbox/faults", get(faults).post(set_faults))
         .route("/_sandbox/reset", post(reset))
@@ -68,7 +74,7 @@ pub fn drive(app: &AppState, id: &str, action: Action) -> Result<Invitation, Dri
         inv.phone_number_id
             .as_deref()
             .and_then(|pn| store.phone_number(pn))
-            .map(str::to_string)
+            .map(|p| p.phone_number.clone())
     };
     let inv = store.invitation(id).ok_or(DriveError::NotFound)?.clone();
     let mut next = inv.clone();
@@ -88,20 +94,19 @@ pub fn drive(app: &AppState, id: &str, action: Action) -> Result<Invitation, Dri
             let sender = Sender {
                 id: format!("snd_{}", random_id(16)),
                 name: name.clone(),
-                phone_number: if messenger { String::new() } else { phone.clone() },
-                channels: Some(vec![if messenger { "messenger" } else { "whatsapp" }.into()]),
+                phone_number: if messenger {
+                    String::new()
+                } else {
+                    phone.clone()
+                },
+                channels: Some(vec![
+                    if messenger { "messenger" } else { "whatsapp" }.into(),
+                ]),
                 is_default: Some(false),
-                email_address: None,
-                whatsapp: (!messenger).then(|| {
-                    json!({
-                        "phoneNumberId": account_id,
-                        "displayPhoneNumber": phone,
-                        "paymentStatus": {"setupStatus": "COMPLETE", "methodStatus": "VALID", "canSendTemplates": true}
-                    })
-                }),
-                webhook: None,
+                whatsapp: (!messenger).then(|| connected_whatsapp(&account_id, &phone)),
                 created_at: Some(now),
                 updated_at: Some(now),
+                ..Default::default()
             };
             let account = ConnectedAccount {
                 id: account_id,
@@ -110,6 +115,13 @@ pub fn drive(app: &AppState, id: &str, action: Action) -> Result<Invitation, Dri
             };
             let done = lifecycle::complete(&mut next, now, &sender.id, account);
             if done.is_ok() {
+                // A pre-assigned number now belongs to the sender the signup created.
+                if let Some(pn) = inv.phone_number_id.as_deref().filter(|_| !messenger)
+                    && let Some(number) = store.phone_number_mut(pn)
+                {
+                    number.sender_id = Some(sender.id.clone());
+                    number.updated_at = Some(now);
+                }
                 store.insert_sender(sender);
             }
             done
@@ -162,6 +174,22 @@ async fn fail(
     Ok(envelope(drive(&app, &id, Action::Fail(reason))?))
 }
 
+fn reviewed(app: &AppState, id: &str, approve: bool) -> Result<Response, ApiFailure> {
+    match review(app, id, approve) {
+        Ok(t) => Ok(json_response(StatusCode::OK, &t)),
+        Err(ReviewError::NotFound) => Err(ApiFailure::not_found("Template", id)),
+        Err(ReviewError::NotPending(why)) => Err(ApiFailure::bad_request(why)),
+    }
+}
+
+async fn approve_template(State(app): App, Id(id): Id) -> Result<Response, ApiFailure> {
+    reviewed(&app, &id, true)
+}
+
+async fn reject_template(State(app): App, Id(id): Id) -> Result<Response, ApiFailure> {
+    reviewed(&app, &id, false)
+}
+
 fn clock_json(app: &AppState) -> Value {
     json!({
         "now": app.clock.now(),
@@ -200,8 +228,8 @@ async fn set_faults(State(app): App, JsonBody(body): JsonBody) -> Result<Respons
     Ok(json_response(StatusCode::OK, &next.to_json()))
 }
 
-/// Forgets invitations, messages and created senders, restores the clock, clears faults
-/// and counters; the seeds stay.
+/// Forgets invitations, messages, created senders and templates, undoes changes to the
+/// seeds, restores the clock, clears faults and counters.
 async fn reset(State(app): App) -> Response {
     app.store().reset();
     app.clock.restore();

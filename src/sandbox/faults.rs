@@ -20,6 +20,9 @@ pub struct Faults {
     pub rate_limit_per_minute: Option<u64>,
     pub rate_limit_window_seconds: Option<u64>,
     pub drop_after_commit_rate: Option<f64>,
+    /// The next N `/v1` requests fail with `errorStatus` — a deterministic burst, for
+    /// proving a client's retries.
+    pub fail_next: Option<u64>,
 }
 
 pub const DEFAULT_ERROR_STATUS: u16 = 503;
@@ -52,6 +55,7 @@ impl Faults {
             "rateLimitPerMinute",
             "rateLimitWindowSeconds",
             "dropAfterCommitRate",
+            "failNext",
         ];
         for key in obj.keys() {
             if !known.contains(&key.as_str()) {
@@ -105,6 +109,10 @@ impl Faults {
         whole("errorStatus", &mut status, 400..=599, &mut errors);
         next.error_status = status.and_then(|s| u16::try_from(s).ok());
         whole("latencyMs", &mut next.latency_ms, 0..=60_000, &mut errors);
+        whole("failNext", &mut next.fail_next, 0..=1_000_000, &mut errors);
+        if next.fail_next == Some(0) {
+            next.fail_next = None;
+        }
         whole(
             "rateLimitPerMinute",
             &mut next.rate_limit_per_minute,
@@ -124,10 +132,16 @@ impl Faults {
         }
     }
 
-    /// Whether this request should fail with an injected error.
-    pub fn roll_error(&self) -> Option<u16> {
+    /// Whether this request should fail with an injected error: one of the `failNext`
+    /// burst (counted down here), or by the `errorRate` roll.
+    pub fn take_error(&mut self) -> Option<u16> {
+        let status = self.error_status.unwrap_or(DEFAULT_ERROR_STATUS);
+        if let Some(n) = self.fail_next {
+            self.fail_next = (n > 1).then(|| n - 1);
+            return Some(status);
+        }
         let rate = self.error_rate?;
-        (fastrand::f64() < rate).then(|| self.error_status.unwrap_or(DEFAULT_ERROR_STATUS))
+        (fastrand::f64() < rate).then_some(status)
     }
 
     /// Whether this committed write should lose its answer.
@@ -229,6 +243,17 @@ mod tests {
         let f = f.apply(&json!({"errorRate": null})).unwrap();
         assert_eq!(f.error_rate, None);
         assert_eq!(f.latency_ms, Some(10));
+    }
+
+    #[test]
+    fn fail_next_counts_down_then_stops() {
+        let mut f = Faults::default()
+            .apply(&json!({"failNext": 2, "errorStatus": 500}))
+            .unwrap();
+        assert_eq!(f.take_error(), Some(500));
+        assert_eq!(f.take_error(), Some(500));
+        assert_eq!(f.take_error(), None);
+        assert_eq!(f.fail_next, None);
     }
 
     #[test]

@@ -6,20 +6,36 @@
 //! It imports the wire types (`crate::api`) and nothing else of the project: never the
 //! client, never the engine, so it stays an independent witness of the contract.
 //!
+//! `routes` is the table of every route; one file per resource holds its handlers
+//! (`invitations`, `messages`, `senders`, `templates`, `account` for phone numbers, `me`
+//! and balance); `gate` is what every request passes (auth, rate limit, faults); `body`
+//! reads requests and `reply` writes answers; `wire` guards the byte stream under HTTP;
+//! `store`, `cursor` and `seeds` keep the data.
+//!
 //! Imports: `api` only.
 
+mod account;
+mod body;
 mod clock;
 mod control;
+mod cursor;
 mod faults;
+mod gate;
+mod invitations;
 mod lifecycle;
+mod messages;
 mod page;
 mod reply;
 mod routes;
+mod seeds;
+mod senders;
 mod server;
 mod state;
 mod stats;
 mod store;
+mod templates;
+mod wire;
 
 pub use lifecycle::effective_status;
-pub use server::{DEFAULT_KEY, Sandbox, SandboxError, SandboxOptions};
-pub use store::{DEFAULT_SENDER_ID, SEED_PHONE_NUMBER_ID, SEED_TEMPLATE_ID};
+pub use seeds::{DEFAULT_SENDER_ID, SEED_PHONE_NUMBER_ID, SEED_TEMPLATE_ID};
+pub use server::{DEFAULT_BUDGET_PER_MINUTE, DEFAULT_KEY, Sandbox, SandboxError, SandboxOptions};

@@ -3,9 +3,10 @@
 //! through the same transitions as the control plane. A cancelled or expired invitation's
 //! page says so. This is the one part of the sandbox that answers HTML.
 
+use super::body::Id;
 use super::control::{Action, DriveError, drive};
+use super::lifecycle;
 use super::state::AppState;
-use super::{lifecycle, reply::Id};
 use crate::api::{Invitation, InvitationStatus};
 use axum::Router;
 use axum::extract::State;

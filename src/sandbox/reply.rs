@@ -1,14 +1,18 @@
 //! How the sandbox answers: JSON bodies with the contract's status codes, the flat error
-//! body, and extractors that turn bad input (malformed JSON, oversized bodies, odd path
-//! segments or query values) into a 400/413 JSON answer instead of a framework default.
+//! body, a page of a list, and a committed write's answer — which a fault may drop on
+//! purpose, closing the connection without a word.
 
+use super::cursor::{BadCursor, PageOut};
+use super::state::{AppState, lock};
 use crate::api::error::codes;
-use crate::api::{ErrorBody, FieldError, validate};
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use crate::api::{ErrorBody, FieldError, Page, validate};
+use axum::Extension;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Largest request body accepted; beyond it the answer is 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -91,6 +95,7 @@ impl ApiFailure {
             401 => codes::UNAUTHORIZED,
             404 => codes::NOT_FOUND,
             405 => codes::METHOD_NOT_ALLOWED,
+            408 => codes::REQUEST_TIMEOUT,
             413 => codes::PAYLOAD_TOO_LARGE,
             429 => codes::RATE_LIMITED,
             503 => codes::SERVICE_UNAVAILABLE,
@@ -108,65 +113,6 @@ impl IntoResponse for ApiFailure {
     }
 }
 
-/// A request body parsed as JSON. An empty body reads as `{}` (some clients send no body
-/// for "no parameters"); anything else that is not JSON is a 400 naming line and column.
-pub struct JsonBody(pub Value);
-
-/// How much of an oversized body is read and thrown away before answering 413, so that a
-/// client still writing gets the answer instead of a broken pipe. Beyond this the
-/// connection is simply closed.
-const DRAIN_LIMIT_BYTES: usize = 32 * 1024 * 1024;
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiFailure;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        use futures::StreamExt;
-        let mut stream = req.into_body().into_data_stream();
-        let mut bytes = Vec::new();
-        let mut seen = 0usize;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiFailure::bad_request(format!("Could not read the request body: {e}"))
-            })?;
-            seen += chunk.len();
-            if seen > DRAIN_LIMIT_BYTES {
-                return Err(too_large());
-            }
-            if seen <= MAX_BODY_BYTES {
-                bytes.extend_from_slice(&chunk);
-            }
-        }
-        if seen > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(Value::Object(Default::default())));
-        }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            ApiFailure::bad_request(format!(
-                "Malformed JSON body at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        })
-    }
-}
-
-/// Reads and discards what a client is still sending (up to the drain limit) so that it
-/// hears our early answer instead of a broken pipe.
-pub async fn drain(body: axum::body::Body) {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut seen = 0usize;
-    while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len();
-        if seen > DRAIN_LIMIT_BYTES {
-            break;
-        }
-    }
-}
-
 pub fn too_large() -> ApiFailure {
     ApiFailure::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -175,76 +121,42 @@ pub fn too_large() -> ApiFailure {
     )
 }
 
-/// The single path parameter of a route, percent-decoded; a segment that does not decode
-/// to UTF-8 is a 400, not a framework error page.
-pub struct Id(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = ApiFailure;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| Id(p.0))
-            .map_err(|rej| ApiFailure::bad_request(format!("Bad path parameter: {rej}")))
+impl From<BadCursor> for ApiFailure {
+    fn from(e: BadCursor) -> Self {
+        ApiFailure::invalid(vec![FieldError::new(&["cursor"], e.0)])
     }
 }
 
-/// Query parameters, decoded leniently: repeated keys keep the last value.
-pub struct QueryParams(pub Vec<(String, String)>);
-
-impl QueryParams {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// `limit`, checked against the contract (1–100, default 50).
-    pub fn limit(&self) -> Result<usize, ApiFailure> {
-        let parsed = match self.get("limit") {
-            None => None,
-            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-                ApiFailure::invalid(vec![FieldError::new(
-                    &["limit"],
-                    format!("expected an integer, got {raw:?}"),
-                )])
-            })?),
-        };
-        validate::list_limit(parsed)
-            .map(|l| l as usize)
-            .map_err(|e| ApiFailure::invalid(vec![e]))
-    }
-
-    /// A filter that must be one of `allowed`.
-    pub fn one_of(&self, key: &str, allowed: &[&str]) -> Result<Option<String>, ApiFailure> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
-            Some(v) => Err(ApiFailure::invalid(vec![FieldError::new(
-                &[key],
-                format!("must be one of {} (got {v:?})", allowed.join(", ")),
-            )])),
-        }
-    }
+/// A page of a list, as every list call answers it: `{"items": [...], "nextCursor": …}`.
+pub fn page_response<T: Serialize>(page: PageOut<T>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &Page {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        },
+    )
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiFailure;
+/// Lets a handler close its own connection without answering (see `dropAfterCommitRate`).
+#[derive(Clone)]
+pub struct ConnDrop(pub Arc<Notify>);
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let pairs = parts
-            .uri
-            .query()
-            .map(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(QueryParams(pairs))
+/// Answers a committed write — or, when `dropAfterCommitRate` says so, closes the
+/// connection without a word, the ambiguous failure clients must survive.
+pub async fn answer_write<T: Serialize>(
+    app: &AppState,
+    conn: Option<Extension<ConnDrop>>,
+    status: StatusCode,
+    body: &T,
+) -> Response {
+    if app.faults().roll_drop()
+        && let Some(Extension(ConnDrop(notify))) = conn
+    {
+        lock(&app.stats).record_drop();
+        notify.notify_one();
+        // The connection task drops this future together with the connection.
+        std::future::pending::<()>().await;
     }
+    json_response(status, body)
 }

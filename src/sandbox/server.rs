@@ -1,14 +1,18 @@
 //! Serving: binding, the accept loop, graceful shutdown and the state-file saver.
 //!
-//! The loop is hand-rolled over hyper (not `axum::serve`) for one reason: a handler must be
-//! able to close its own connection *without answering* — the "committed, then the network
-//! dropped it" failure that `dropAfterCommitRate` injects. Each connection gets a `Notify`;
-//! when a handler fires it, the connection future is dropped and the socket closes.
+//! The loop is hand-rolled over hyper (not `axum::serve`) for two reasons: a handler must
+//! be able to close its own connection *without answering* — the "committed, then the
+//! network dropped it" failure that `dropAfterCommitRate` injects (each connection gets a
+//! `Notify`; when a handler fires it, the connection future is dropped and the socket
+//! closes) — and each connection's stream is [`Guarded`], so the answers hyper gives by
+//! itself (malformed requests, stalled heads) carry JSON bodies too.
 
 use super::clock::Clock;
-use super::routes::{ConnDrop, router};
+use super::reply::ConnDrop;
+use super::routes::router;
 use super::state::{AppState, Keys};
 use super::store::{Store, load_snapshot, save_snapshot};
+use super::wire::Guarded;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,6 +28,11 @@ use tower::ServiceExt;
 /// The key a sandbox accepts when nobody configured one.
 pub const DEFAULT_KEY: &str = "zv_test_sandbox";
 
+/// Requests per key and minute the sandbox allows, and reports in `X-RateLimit-*`, when no
+/// `rateLimitPerMinute` fault is set: far above any real tier, so nothing is slowed, yet
+/// every answer carries the headers the real API always sends.
+pub const DEFAULT_BUDGET_PER_MINUTE: u64 = 1_000_000;
+
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
     pub host: IpAddr,
@@ -33,6 +42,12 @@ pub struct SandboxOptions {
     pub keys: Vec<String>,
     /// Keep state in this JSON file (loaded at start, saved on change and at shutdown).
     pub state_file: Option<PathBuf>,
+    /// Requests per key and minute allowed (and advertised) without a rate-limit fault.
+    pub budget_per_minute: u64,
+    /// How long a request head may take to arrive (also how long an idle connection stays).
+    pub head_timeout: Duration,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -42,6 +57,9 @@ impl Default for SandboxOptions {
             port: 0,
             keys: vec![],
             state_file: None,
+            budget_per_minute: DEFAULT_BUDGET_PER_MINUTE,
+            head_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -115,6 +133,8 @@ impl Sandbox {
             Keys::Only(keys),
             base_url.clone(),
             dirty.clone(),
+            opts.budget_per_minute.max(1),
+            opts.body_timeout,
         ));
         let (stop, stopped) = watch::channel(false);
         let saver = match (&opts.state_file, dirty) {
@@ -126,7 +146,12 @@ impl Sandbox {
             ))),
             _ => None,
         };
-        let server = tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        let server = tokio::spawn(accept_loop(
+            listener,
+            state.clone(),
+            stopped,
+            opts.head_timeout,
+        ));
         Ok(Sandbox {
             addr,
             base_url,
@@ -192,6 +217,7 @@ async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
     mut stopped: watch::Receiver<bool>,
+    head_timeout: Duration,
 ) {
     let app = router(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -218,9 +244,10 @@ async fn accept_loop(
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            // The guarded stream times out stalled heads itself, with a JSON 408.
+            .header_read_timeout(None)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(Guarded::new(stream, head_timeout)), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             tokio::select! {

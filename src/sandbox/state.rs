@@ -8,6 +8,7 @@ use super::stats::Stats;
 use super::store::Store;
 use axum::http::HeaderMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 pub struct AppState {
@@ -22,6 +23,11 @@ pub struct AppState {
     pub project_name: String,
     /// Wakes the saver when the state file is in use.
     pub dirty: Option<Arc<Notify>>,
+    /// Requests per key and minute allowed (and advertised) when no `rateLimitPerMinute`
+    /// fault is set.
+    pub budget_per_minute: u64,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// Which bearer keys are accepted.
@@ -43,6 +49,8 @@ impl AppState {
         keys: Keys,
         base_url: String,
         dirty: Option<Arc<Notify>>,
+        budget_per_minute: u64,
+        body_timeout: Duration,
     ) -> Self {
         AppState {
             store: Mutex::new(store),
@@ -54,6 +62,8 @@ impl AppState {
             base_url,
             project_name: "Sandbox Project".into(),
             dirty,
+            budget_per_minute,
+            body_timeout,
         }
     }
 
@@ -63,6 +73,11 @@ impl AppState {
 
     pub fn faults(&self) -> Faults {
         lock(&self.faults).clone()
+    }
+
+    /// The injected error this `/v1` request gets, if any (see [`Faults::take_error`]).
+    pub fn take_injected_error(&self) -> Option<u16> {
+        lock(&self.faults).take_error()
     }
 
     pub fn accepts(&self, key: &str) -> bool {

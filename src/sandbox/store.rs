@@ -1,29 +1,21 @@
 //! The sandbox's state: invitations, messages, senders, templates and phone numbers, with
-//! the indexes the routes need, cursor pagination, and saving to / loading from a JSON file.
+//! the indexes the routes need, their pages (see [`super::cursor`]), and saving to /
+//! loading from a JSON file.
 //!
-//! Records are kept in creation order with a sequence number; "newest first" pages walk
-//! that order backwards and the cursor is the last sequence number answered. The store
-//! applies no HTTP rules and no faults; it must never panic on any input.
+//! Records are kept in creation order with a sequence number. The store applies no HTTP
+//! rules and no faults; it must never panic on any input. Reset returns every resource to
+//! the seeds (see [`super::seeds`]), keeping the sequence and the cursor salt.
 
-use super::lifecycle;
-use crate::api::{Invitation, Message, Sender, Template, Timestamp};
+use super::cursor::{BadCursor, Cursors, PageOut, Record};
+use super::{lifecycle, seeds};
+use crate::api::{Invitation, Message, OwnedPhoneNumber, Sender, Template, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Well-known ids from the Zavu docs, seeded so that docs samples run as written.
-pub const SEED_TEMPLATE_ID: &str = "tmpl_xyz789";
-pub const SEED_PENDING_TEMPLATE_ID: &str = "tmpl_pending01";
-pub const SEED_PHONE_NUMBER_ID: &str = "pn_abc123";
-pub const SEED_PHONE_NUMBER: &str = "+14155550123";
-pub const DEFAULT_SENDER_ID: &str = "snd_default";
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record<T> {
-    pub seq: u64,
-    #[serde(flatten)]
-    pub item: T,
-}
+/// The snapshot format written today. Version 1 files (senders created by invitations
+/// only, no templates or phone numbers) still load.
+const SNAPSHOT_VERSION: u32 = 2;
 
 /// What survives a restart when the sandbox runs with `--state FILE`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -32,15 +24,23 @@ pub struct Snapshot {
     pub version: u32,
     pub clock_offset_ms: i64,
     pub next_seq: u64,
+    #[serde(default)]
+    pub cursors: Option<Cursors>,
     pub invitations: Vec<Record<Invitation>>,
     pub messages: Vec<Record<Message>>,
     pub senders: Vec<Record<Sender>>,
     pub idempotency: HashMap<String, String>,
+    #[serde(default)]
+    pub templates: Option<Vec<Record<Template>>>,
+    #[serde(default)]
+    pub phone_numbers: Option<Vec<Record<OwnedPhoneNumber>>>,
 }
 
 #[derive(Debug)]
 pub struct Store {
+    epoch: Timestamp,
     next_seq: u64,
+    cursors: Cursors,
     invitations: Vec<Record<Invitation>>,
     invitation_by_id: HashMap<String, usize>,
     invitation_by_token: HashMap<String, usize>,
@@ -48,12 +48,9 @@ pub struct Store {
     message_by_id: HashMap<String, usize>,
     /// idempotencyKey → message id.
     idempotency: HashMap<String, String>,
-    /// Seeded senders first, then the ones completed invitations created.
     senders: Vec<Record<Sender>>,
-    seeded_senders: usize,
     templates: Vec<Record<Template>>,
-    /// Zavu phone number id → E.164 number.
-    phone_numbers: HashMap<String, String>,
+    phone_numbers: Vec<Record<OwnedPhoneNumber>>,
 }
 
 const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -65,102 +62,20 @@ pub fn random_id(len: usize) -> String {
         .collect()
 }
 
-fn seed_senders(epoch: Timestamp) -> Vec<Sender> {
-    vec![Sender {
-        id: DEFAULT_SENDER_ID.into(),
-        name: "Sandbox default sender".into(),
-        phone_number: "+14155550100".into(),
-        channels: Some(vec!["sms".into(), "whatsapp".into()]),
-        is_default: Some(true),
-        email_address: None,
-        whatsapp: Some(serde_json::json!({
-            "phoneNumberId": "100000000000001",
-            "displayPhoneNumber": "+1 415-555-0100"
-        })),
-        webhook: None,
-        created_at: Some(epoch),
-        updated_at: Some(epoch),
-    }]
+fn find<T>(records: &[Record<T>], id: impl Fn(&T) -> bool) -> Option<&T> {
+    records.iter().map(|r| &r.item).find(|t| id(t))
 }
 
-fn seed_templates(epoch: Timestamp) -> Vec<Template> {
-    vec![
-        Template {
-            id: SEED_TEMPLATE_ID.into(),
-            name: "welcome_onboarded".into(),
-            language: "en".into(),
-            body: "Hi {{1}}, your WhatsApp Business account is connected. Welcome aboard!".into(),
-            category: "UTILITY".into(),
-            status: Some("approved".into()),
-            variables: Some(vec!["1".into()]),
-            created_at: Some(epoch),
-            updated_at: Some(epoch),
-        },
-        Template {
-            id: SEED_PENDING_TEMPLATE_ID.into(),
-            name: "spring_promo".into(),
-            language: "en".into(),
-            body: "Hi {{1}}, our spring offer is here.".into(),
-            category: "MARKETING".into(),
-            status: Some("pending".into()),
-            variables: Some(vec!["1".into()]),
-            created_at: Some(epoch),
-            updated_at: Some(epoch),
-        },
-    ]
-}
-
-/// One page of a newest-first walk.
-pub struct PageOut<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-fn cursor_of(seq: u64) -> String {
-    format!("c{seq:x}")
-}
-
-/// A cursor we did not issue (or a garbled one) reads as "from the start", as the real
-/// API answers the generated SDK tests' `cursor=cursor`.
-fn parse_cursor(cursor: Option<&str>) -> Option<u64> {
-    let hex = cursor?.strip_prefix('c')?;
-    u64::from_str_radix(hex, 16).ok()
-}
-
-/// Newest first, after `cursor`, keeping what `keep` maps to `Some`.
-fn paginate<T, U>(
-    records: &[Record<T>],
-    cursor: Option<&str>,
-    limit: usize,
-    mut keep: impl FnMut(&T) -> Option<U>,
-) -> PageOut<U> {
-    let end = match parse_cursor(cursor) {
-        Some(after) => records.partition_point(|r| r.seq < after),
-        None => records.len(),
-    };
-    let mut items = Vec::with_capacity(limit.min(end));
-    let mut last_seq = None;
-    let mut more = false;
-    for r in records[..end].iter().rev() {
-        if let Some(u) = keep(&r.item) {
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(u);
-            last_seq = Some(r.seq);
-        }
-    }
-    PageOut {
-        items,
-        next_cursor: if more { last_seq.map(cursor_of) } else { None },
-    }
+fn find_mut<T>(records: &mut [Record<T>], id: impl Fn(&T) -> bool) -> Option<&mut T> {
+    records.iter_mut().map(|r| &mut r.item).find(|t| id(t))
 }
 
 impl Store {
     pub fn new(epoch: Timestamp) -> Self {
         let mut store = Store {
+            epoch,
             next_seq: 1,
+            cursors: Cursors::default(),
             invitations: vec![],
             invitation_by_id: HashMap::new(),
             invitation_by_token: HashMap::new(),
@@ -168,23 +83,28 @@ impl Store {
             message_by_id: HashMap::new(),
             idempotency: HashMap::new(),
             senders: vec![],
-            seeded_senders: 0,
             templates: vec![],
-            phone_numbers: HashMap::from([(
-                SEED_PHONE_NUMBER_ID.to_string(),
-                SEED_PHONE_NUMBER.to_string(),
-            )]),
+            phone_numbers: vec![],
         };
-        for s in seed_senders(epoch) {
-            let seq = store.seq();
-            store.senders.push(Record { seq, item: s });
-        }
-        store.seeded_senders = store.senders.len();
-        for t in seed_templates(epoch) {
-            let seq = store.seq();
-            store.templates.push(Record { seq, item: t });
-        }
+        store.seed();
         store
+    }
+
+    fn seed(&mut self) {
+        let epoch = self.epoch;
+        self.senders.clear();
+        for s in seeds::senders(epoch) {
+            self.insert_sender(s);
+        }
+        self.templates.clear();
+        for t in seeds::templates(epoch) {
+            self.insert_template(t);
+        }
+        self.phone_numbers.clear();
+        for p in seeds::phone_numbers(epoch) {
+            let seq = self.seq();
+            self.phone_numbers.push(Record { seq, item: p });
+        }
     }
 
     fn seq(&mut self) -> u64 {
@@ -193,7 +113,8 @@ impl Store {
         s
     }
 
-    /// Forgets invitations, messages and created senders; keeps the seeds.
+    /// Forgets invitations, messages, created senders and templates, and undoes changes to
+    /// the seeds.
     pub fn reset(&mut self) {
         self.invitations.clear();
         self.invitation_by_id.clear();
@@ -201,7 +122,7 @@ impl Store {
         self.messages.clear();
         self.message_by_id.clear();
         self.idempotency.clear();
-        self.senders.truncate(self.seeded_senders);
+        self.seed();
     }
 
     // ---- invitations ----
@@ -240,14 +161,15 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
         now: Timestamp,
-    ) -> PageOut<Invitation> {
-        paginate(&self.invitations, cursor, limit, |inv| {
-            let shown = lifecycle::render(inv, now);
-            match status {
-                Some(s) if shown.status.as_str() != s => None,
-                _ => Some(shown),
-            }
-        })
+    ) -> Result<PageOut<Invitation>, BadCursor> {
+        self.cursors
+            .page("invitations", &self.invitations, cursor, limit, |inv| {
+                let shown = lifecycle::render(inv, now);
+                match status {
+                    Some(s) if shown.status.as_str() != s => None,
+                    _ => Some(shown),
+                }
+            })
     }
 
     pub fn invitation_counts(&self, now: Timestamp) -> HashMap<String, u64> {
@@ -259,11 +181,29 @@ impl Store {
         counts
     }
 
-    // ---- phone numbers, senders, templates ----
+    // ---- phone numbers ----
 
-    pub fn phone_number(&self, id: &str) -> Option<&str> {
-        self.phone_numbers.get(id).map(String::as_str)
+    pub fn phone_number(&self, id: &str) -> Option<&OwnedPhoneNumber> {
+        find(&self.phone_numbers, |p| p.id == id)
     }
+
+    pub fn phone_number_mut(&mut self, id: &str) -> Option<&mut OwnedPhoneNumber> {
+        find_mut(&mut self.phone_numbers, |p| p.id == id)
+    }
+
+    pub fn list_phone_numbers(
+        &self,
+        status: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<PageOut<OwnedPhoneNumber>, BadCursor> {
+        self.cursors
+            .page("phoneNumbers", &self.phone_numbers, cursor, limit, |p| {
+                status.is_none_or(|s| p.status == s).then(|| p.clone())
+            })
+    }
+
+    // ---- senders ----
 
     pub fn insert_sender(&mut self, sender: Sender) {
         let seq = self.seq();
@@ -271,32 +211,82 @@ impl Store {
     }
 
     pub fn sender(&self, id: &str) -> Option<&Sender> {
-        self.senders
-            .iter()
-            .find(|r| r.item.id == id)
-            .map(|r| &r.item)
+        find(&self.senders, |s| s.id == id)
+    }
+
+    pub fn sender_mut(&mut self, id: &str) -> Option<&mut Sender> {
+        find_mut(&mut self.senders, |s| s.id == id)
     }
 
     pub fn default_sender(&self) -> Option<&Sender> {
-        self.senders
-            .iter()
-            .find(|r| r.item.is_default == Some(true))
-            .map(|r| &r.item)
+        find(&self.senders, |s| s.is_default == Some(true))
     }
 
-    pub fn list_senders(&self, cursor: Option<&str>, limit: usize) -> PageOut<Sender> {
-        paginate(&self.senders, cursor, limit, |s| Some(s.clone()))
+    /// Makes `id` the project's one default sender.
+    pub fn set_default_sender(&mut self, id: &str, now: Timestamp) {
+        for r in &mut self.senders {
+            let is_it = r.item.id == id;
+            if r.item.is_default.unwrap_or(false) != is_it {
+                r.item.is_default = Some(is_it);
+                r.item.updated_at = Some(now);
+            }
+        }
+    }
+
+    /// Removes a sender; numbers attached to it are detached.
+    pub fn remove_sender(&mut self, id: &str, now: Timestamp) -> Option<Sender> {
+        let at = self.senders.iter().position(|r| r.item.id == id)?;
+        for r in &mut self.phone_numbers {
+            if r.item.sender_id.as_deref() == Some(id) {
+                r.item.sender_id = None;
+                r.item.updated_at = Some(now);
+            }
+        }
+        Some(self.senders.remove(at).item)
+    }
+
+    pub fn list_senders(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<PageOut<Sender>, BadCursor> {
+        self.cursors
+            .page("senders", &self.senders, cursor, limit, |s| Some(s.clone()))
+    }
+
+    // ---- templates ----
+
+    pub fn insert_template(&mut self, template: Template) {
+        let seq = self.seq();
+        self.templates.push(Record {
+            seq,
+            item: template,
+        });
     }
 
     pub fn template(&self, id: &str) -> Option<&Template> {
-        self.templates
-            .iter()
-            .find(|r| r.item.id == id)
-            .map(|r| &r.item)
+        find(&self.templates, |t| t.id == id)
     }
 
-    pub fn list_templates(&self, cursor: Option<&str>, limit: usize) -> PageOut<Template> {
-        paginate(&self.templates, cursor, limit, |t| Some(t.clone()))
+    pub fn template_mut(&mut self, id: &str) -> Option<&mut Template> {
+        find_mut(&mut self.templates, |t| t.id == id)
+    }
+
+    pub fn template_named(&self, name: &str, language: &str) -> Option<&Template> {
+        find(&self.templates, |t| {
+            t.name == name && t.language == language
+        })
+    }
+
+    pub fn list_templates(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<PageOut<Template>, BadCursor> {
+        self.cursors
+            .page("templates", &self.templates, cursor, limit, |t| {
+                Some(t.clone())
+            })
     }
 
     // ---- messages ----
@@ -323,9 +313,10 @@ impl Store {
         &self,
         cursor: Option<&str>,
         limit: usize,
-        mut keep: impl FnMut(&Message) -> Option<Message>,
-    ) -> PageOut<Message> {
-        paginate(&self.messages, cursor, limit, |m| keep(m))
+        keep: impl FnMut(&Message) -> Option<Message>,
+    ) -> Result<PageOut<Message>, BadCursor> {
+        self.cursors
+            .page("messages", &self.messages, cursor, limit, keep)
     }
 
     pub fn message_total(&self) -> usize {
@@ -336,13 +327,16 @@ impl Store {
 
     pub fn snapshot(&self, clock_offset_ms: i64) -> Snapshot {
         Snapshot {
-            version: 1,
+            version: SNAPSHOT_VERSION,
             clock_offset_ms,
             next_seq: self.next_seq,
+            cursors: Some(self.cursors.clone()),
             invitations: self.invitations.clone(),
             messages: self.messages.clone(),
-            senders: self.senders[self.seeded_senders..].to_vec(),
+            senders: self.senders.clone(),
             idempotency: self.idempotency.clone(),
+            templates: Some(self.templates.clone()),
+            phone_numbers: Some(self.phone_numbers.clone()),
         }
     }
 
@@ -350,23 +344,29 @@ impl Store {
     pub fn restore(epoch: Timestamp, snap: Snapshot) -> Self {
         let mut store = Store::new(epoch);
         store.next_seq = store.next_seq.max(snap.next_seq);
-        for r in snap.invitations {
-            let idx = store.invitations.len();
-            store.invitation_by_id.insert(r.item.id.clone(), idx);
-            store.invitation_by_token.insert(r.item.token.clone(), idx);
-            store.invitations.push(r);
+        if let Some(c) = snap.cursors {
+            store.cursors = c;
         }
-        for r in snap.messages {
-            store
-                .message_by_id
-                .insert(r.item.id.clone(), store.messages.len());
-            store.messages.push(r);
+        store.invitations = snap.invitations;
+        store.messages = snap.messages;
+        if snap.version >= 2 {
+            store.senders = snap.senders;
+        } else {
+            store.senders.extend(snap.senders);
         }
-        store.senders.extend(snap.senders);
+        if let Some(t) = snap.templates {
+            store.templates = t;
+        }
+        if let Some(p) = snap.phone_numbers {
+            store.phone_numbers = p;
+        }
         store.idempotency = snap.idempotency;
         // Sequence numbers must stay increasing for pagination, whatever the file says.
         store.invitations.sort_by_key(|r| r.seq);
         store.messages.sort_by_key(|r| r.seq);
+        store.senders.sort_by_key(|r| r.seq);
+        store.templates.sort_by_key(|r| r.seq);
+        store.phone_numbers.sort_by_key(|r| r.seq);
         store.reindex();
         store
     }
@@ -416,39 +416,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursor_pages_visit_each_record_once_newest_first() {
-        let records: Vec<Record<u32>> = (1..=7)
-            .map(|i| Record {
-                seq: i,
-                item: i as u32,
-            })
-            .collect();
-        let mut seen = vec![];
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = paginate(&records, cursor.as_deref(), 3, |x| Some(*x));
-            seen.extend(page.items);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        assert_eq!(seen, vec![7, 6, 5, 4, 3, 2, 1]);
-        // A cursor we never issued reads as the first page.
-        let page = paginate(&records, Some("cursor"), 2, |x| Some(*x));
-        assert_eq!(page.items, vec![7, 6]);
-    }
-
-    #[test]
-    fn last_page_has_no_cursor_even_when_full() {
-        let records: Vec<Record<u32>> = (1..=4)
-            .map(|i| Record {
-                seq: i,
-                item: i as u32,
-            })
-            .collect();
-        let page = paginate(&records, None, 4, |x| Some(*x));
-        assert_eq!(page.items.len(), 4);
+    fn reset_undoes_changes_to_the_seeds_and_keeps_cursors_valid() {
+        let epoch = Timestamp::from_millis(0);
+        let mut store = Store::new(epoch);
+        let page = store.list_senders(None, 1).unwrap();
         assert!(page.next_cursor.is_none());
+        store.set_default_sender("nobody", epoch);
+        assert!(store.default_sender().is_none());
+        let templates = store.list_templates(None, 1).unwrap();
+        let cursor = templates.next_cursor.unwrap();
+        store.reset();
+        assert!(store.default_sender().is_some());
+        assert!(store.list_templates(Some(&cursor), 1).is_ok());
+        let snap = store.snapshot(0);
+        let back = Store::restore(epoch, snap);
+        assert!(
+            back.list_templates(Some(&cursor), 1).is_ok(),
+            "the salt survives"
+        );
+        assert_eq!(back.senders.len(), 1);
     }
 }

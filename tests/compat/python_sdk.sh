@@ -13,8 +13,8 @@ bin=${1:-$root/target/debug/zavu-script}
 sdk_version=${ZAVUDEV_SDK_VERSION:-0.50.0}
 
 if ! command -v python3 >/dev/null; then
-  echo "python3 not found: skipping the Python SDK compatibility check" >&2
-  exit 0
+  echo "python3 not found: the Python SDK check needs python3 with venv (apt-get install python3 python3-venv)" >&2
+  exit 1
 fi
 [ -x "$bin" ] || { echo "no zavu-script binary at $bin (run cargo build)" >&2; exit 2; }
 

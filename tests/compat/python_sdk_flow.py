@@ -11,7 +11,13 @@ import sys
 import urllib.request
 
 import zavudev
-from zavudev import AuthenticationError, BadRequestError, NotFoundError, Zavudev
+from zavudev import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    Zavudev,
+)
 
 BASE = os.environ["ZAVUDEV_BASE_URL"]
 KEY = os.environ["ZAVUDEV_API_KEY"]
@@ -107,7 +113,82 @@ check("message echoes its content", message.content is not None and message.cont
 check("messages.retrieve", client.messages.retrieve(message.id).message.id == message.id)
 check("templates.retrieve", client.templates.retrieve("tmpl_xyz789").status == "approved")
 
+# senders after onboarding: a webhook (its secret answered once), then removed
+hooked = client.senders.update(
+    done.sender_id,
+    webhook_url="https://acme.example/zavu",
+    webhook_events=["message.inbound", "invitation.status_changed"],
+)
+check("senders.update sets a webhook", hooked.webhook is not None and hooked.webhook.signature_version == "v2")
+check("the webhook secret is answered on creation", (hooked.webhook.secret or "").startswith("whsec_"))
+check("and not again", client.senders.retrieve(done.sender_id).webhook.secret is None)
+unhooked = client.senders.update(done.sender_id, webhook_url=None)
+check("webhook_url=None removes the webhook", unhooked.webhook is None)
+
+# templates: create (a draft), submit (pending), approved by the control plane, sent
+template = client.templates.create(
+    name="order_confirmation",
+    language="en",
+    body="Hi {{1}}, your order {{2}} has shipped",
+    whatsapp_category="UTILITY",
+    variables=["customer_name", "order_id"],
+)
+check("templates.create makes a draft", template.status == "draft" and template.category == "UTILITY")
+submitted = client.templates.submit(template.id, sender_id=done.sender_id)
+check("templates.submit makes it pending", submitted.status == "pending")
+control(f"templates/{template.id}/approve")
+check("review approves it", client.templates.retrieve(template.id).status == "approved")
+check("templates.list", any(t.id == template.id for t in client.templates.list()))
+sent = client.messages.send(
+    to="+14155551234",
+    message_type="template",
+    content={"template_id": template.id, "template_variables": {"1": "Ana", "2": "A-1"}},
+).message
+check("the approved template is sent", sent.content.template_id == template.id)
+try:
+    client.messages.send(
+        to="+14155551234",
+        message_type="template",
+        content={"template_id": template.id, "template_variables": {"1": "Ana"}},
+    )
+    check("a missing template variable is 400", False)
+except BadRequestError as e:
+    check("a missing template variable is 400 naming it", e.body["details"]["errors"][0]["path"] == ["content", "templateVariables", "2"])
+try:
+    client.templates.create(name="order_confirmation", language="en", body="again")
+    check("a second template of one name is 409", False)
+except ConflictError as e:
+    check("a second template of one name is 409 ConflictError", e.status_code == 409)
+
+# phone numbers, me, balance
+numbers = list(client.phone_numbers.list())
+check("phone_numbers.list", {n.id for n in numbers} == {"pn_abc123", "pn_default"})
+number = client.phone_numbers.retrieve("pn_abc123").phone_number
+check("phone_numbers.retrieve is wrapped, and follows the new sender", number.sender_id == done.sender_id)
+me = client.me.retrieve()
+check("me.retrieve", me.is_test_mode and me.project.id and me.api_key.id.startswith("key_"))
+balance = client.balance.retrieve()
+check("balance.retrieve in cents", balance.balance == 10000 and balance.currency == "USD")
+raw = client.balance.with_raw_response.retrieve()
+check("rate-limit headers on every answer", raw.headers.get("x-ratelimit-limit", "").isdigit())
+
+# a sender deleted
+spare = client.invitations.create(client_name="Spare").invitation
+control(f"invitations/{spare.id}/complete")
+spare_sender = client.invitations.retrieve(spare.id).invitation.sender_id
+client.senders.delete(spare_sender)
+try:
+    client.senders.retrieve(spare_sender)
+    check("a deleted sender is gone", False)
+except NotFoundError:
+    check("a deleted sender is gone (404)", True)
+
 # errors
+try:
+    client.invitations.list(cursor="cursor")
+    check("an unknown cursor is 400", False)
+except BadRequestError as e:
+    check("an unknown cursor is 400 BadRequestError", e.body["details"]["errors"][0]["path"] == ["cursor"])
 try:
     client.invitations.create(expires_in_days=99)
     check("invalid create is 400", False)

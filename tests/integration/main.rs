@@ -2,6 +2,7 @@
 
 mod support;
 
+mod after_onboarding;
 mod campaign;
 mod client_contract;
 mod client_resilience;
@@ -13,4 +14,7 @@ mod layers;
 mod memory;
 mod repl;
 mod sandbox_server;
+mod scripts_after_onboarding;
 mod seed_scripts;
+mod template_sends;
+mod wire_edges;

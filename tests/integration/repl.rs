@@ -321,6 +321,49 @@ fn help_shows_each_parameter_rule_and_an_example() {
     p.exp_eof().expect(":quit leaves");
 }
 
+#[test]
+fn the_calls_after_onboarding_complete_and_have_help() {
+    let state = tempfile::tempdir().unwrap();
+    let mut p = sandbox_repl(state.path());
+    // `zavu.pho` ⇥ → `zavu.phoneNumbers.`; `li` ⇥ → `list(`; the page shows as a table.
+    keys(&mut p, "zavu.pho\t");
+    p.exp_string("zavu.phoneNumbers.")
+        .expect("resource completed");
+    keys(&mut p, "li\t");
+    p.exp_string("zavu.phoneNumbers.list(")
+        .expect("method completed");
+    keys(&mut p, ")\r");
+    p.exp_string("pn_abc123").expect("the numbers are listed");
+    p.exp_string(PROMPT).unwrap();
+    // After `update(id, #{`, the keys offered are the update's, without the id.
+    keys(&mut p, "zavu.senders.update(\"snd_default\", #{ webhookE\t");
+    p.exp_string("webhookEvents: ")
+        .expect("key completed after the id");
+    keys(&mut p, "\x15zavu.me.get().isTestMode\r");
+    p.exp_string("true").expect("me answered");
+    p.exp_string(PROMPT).unwrap();
+    keys(&mut p, ":help zavu.senders.update\r");
+    let out = p.exp_string("Example").expect("help shown");
+    for needle in [
+        "PATCH /v1/senders/{senderId}",
+        "webhookUrl",
+        "\"\" removes the webhook",
+        "invitation.status_changed",
+        "v1 | v1+v2 | v2",
+    ] {
+        assert!(out.contains(needle), "{needle:?} missing from {out:?}");
+    }
+    p.exp_string(PROMPT).unwrap();
+    keys(&mut p, ":help zavu.templates.create\r");
+    let out = p.exp_string("Example").expect("help shown");
+    assert!(
+        out.contains("UTILITY | MARKETING | AUTHENTICATION"),
+        "{out:?}"
+    );
+    p.exp_string(PROMPT).unwrap();
+    leave_with_ctrl_d(p);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_prompt_names_the_target_and_never_the_key() {
     let sb = TestSandbox::start().await;

@@ -231,3 +231,52 @@ async fn onboard_from_csv_reports_each_row() {
     assert!(dir.path().join("clients.report.csv").exists());
     assert!(dir.path().join("clients.report.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_onboarding_sets_up_the_new_sender_and_welcomes_the_client() {
+    let sb = TestSandbox::start().await;
+    let done = run(
+        &sb,
+        "after_onboarding.rhai",
+        &["https://acme.example/hooks/zavu"],
+    )
+    .await;
+    done.ok();
+    let lines = done.lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("invited with +14155550123: "),
+        "{lines:?}"
+    );
+    let client = sb.client();
+    let number = client.get_phone_number("pn_abc123").await.unwrap();
+    let sender = client
+        .get_sender(
+            number
+                .sender_id
+                .as_deref()
+                .expect("the number went to the new sender"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sender.name, "Acme Corp (WhatsApp)");
+    assert_eq!(
+        sender.webhook.unwrap().url,
+        "https://acme.example/hooks/zavu"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "sender {} sends from +14155550123; webhook https://acme.example/hooks/zavu",
+            sender.id
+        )
+    );
+    assert!(lines[2].starts_with("welcome msg_") && lines[2].ends_with(" queued"));
+    let page = client.list_messages(&Default::default()).await.unwrap();
+    assert_eq!(page.items[0].sender_id.as_deref(), Some(sender.id.as_str()));
+    assert!(
+        done.stderr.contains("project Sandbox Project (test key)"),
+        "{}",
+        done.stderr
+    );
+}

@@ -3,7 +3,8 @@
 use super::fields::{Fields, UnknownKeys, as_object, type_name};
 use super::rules::*;
 use crate::api::error::FieldError;
-use crate::api::message::{CHANNELS, MESSAGE_TYPES, SendMessage};
+use crate::api::message::{CHANNELS, CONTENT_KEYS, MESSAGE_TYPES, SendMessage};
+use crate::api::template::is_positional;
 use serde_json::Value;
 
 pub const SEND_MESSAGE_KEYS: &[&str] = &[
@@ -82,30 +83,50 @@ pub fn send_message(body: &Value, unknown: UnknownKeys) -> Result<SendMessage, V
             ),
         }
     }
-    if let Some(vars) = content.and_then(|c| c.get("templateVariables")) {
-        match vars {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    if !v.is_string() {
-                        f.errors.push(FieldError::new(
-                            &["content", "templateVariables", k],
-                            format!("expected a string, got {}", type_name(v)),
-                        ));
-                    }
-                }
-                let positional = m.keys().filter(|k| k.bytes().all(|b| b.is_ascii_digit()));
-                let n_positional = positional.count();
-                if n_positional > 0 && n_positional < m.len() {
-                    f.fail(
-                        &["content", "templateVariables"],
-                        "use positional keys (\"1\", \"2\") or named keys, not both",
-                    );
+    if let Some(c) = content {
+        if unknown == UnknownKeys::Reject {
+            for key in c.keys() {
+                if !CONTENT_KEYS.contains(&key.as_str()) {
+                    let hint = suggest(key, CONTENT_KEYS)
+                        .map(|s| format!(" — did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    f.errors.push(FieldError::new(
+                        &["content", key],
+                        format!("unknown content key{hint}"),
+                    ));
                 }
             }
-            other => f.fail(
-                &["content", "templateVariables"],
-                format!("expected an object, got {}", type_name(other)),
-            ),
+        }
+        for map_key in [
+            "templateVariables",
+            "templateHeaderVariables",
+            "templateButtonVariables",
+        ] {
+            match c.get(map_key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(m)) => {
+                    for (k, v) in m {
+                        if !v.is_string() {
+                            f.errors.push(FieldError::new(
+                                &["content", map_key, k],
+                                format!("expected a string, got {}", type_name(v)),
+                            ));
+                        }
+                    }
+                    let n_positional = m.keys().filter(|k| is_positional(k)).count();
+                    if map_key == "templateVariables" && n_positional > 0 && n_positional < m.len()
+                    {
+                        f.fail(
+                            &["content", map_key],
+                            "use positional keys (\"1\", \"2\") or named keys, not both",
+                        );
+                    }
+                }
+                Some(other) => f.fail(
+                    &["content", map_key],
+                    format!("expected an object, got {}", type_name(other)),
+                ),
+            }
         }
     }
     let idempotency_key = f.string("idempotencyKey");

@@ -3,20 +3,28 @@
 //!
 //! The sandbox answers 400 with these errors in `details.errors`; scripts and campaigns run
 //! the same checks before a request leaves, so a bad row never costs a round trip. Unknown
-//! keys are a choice of the caller: the server ignores them (as real APIs do), scripts
-//! reject them (a misspelt key is a bug the user wants to hear about).
-
+//! keys are a choice of the caller; the sandbox and scripts both reject them (a misspelt
+//! key is a bug the user wants to hear about, and a key the API does not take must not
+//! pass offline and fail live). `Ignore` is for a caller that has already named the
+//! unknown keys itself.
 //!
 //! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
-//! with, and one file per request (`invitation`, `message`) its own rules.
+//! with, and one file per resource (`invitation`, `message`, `sender`, `template`) its
+//! own rules, and `template_send` a send checked against the template it names.
 
 mod fields;
 mod invitation;
 mod message;
 mod rules;
+mod sender;
+mod template;
+mod template_send;
 
 pub use crate::api::error::{FieldError, summarize};
 pub use fields::UnknownKeys;
 pub use invitation::{CREATE_INVITATION_KEYS, create_invitation};
 pub use message::{SEND_MESSAGE_KEYS, send_message};
 pub use rules::*;
+pub use sender::{UPDATE_SENDER_KEYS, is_https_url, update_sender};
+pub use template::{CREATE_TEMPLATE_KEYS, SUBMIT_TEMPLATE_KEYS, create_template, submit_template};
+pub use template_send::template_send;

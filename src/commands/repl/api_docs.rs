@@ -1,129 +1,19 @@
 //! The `zavu` API's methods as the REPL documents them: each method's parameters with
-//! its rule in words, and an example. The rules are built from the contract's own
-//! constants (`api::validate`, `api::message`) and the method forms from
-//! `zavu::RESOURCES`, so a changed limit shows up here by itself; tests check that every
-//! documented key is one the engine accepts. Data only: `help` renders it, completion
-//! reads its keys.
+//! its rule in words, and an example. The method forms come from `zavu::RESOURCES`; tests
+//! check that every method there is documented here and that every documented key is one
+//! the engine accepts. Data only: `help` renders it, completion reads its keys.
+//!
+//! This file holds the invitation and message methods and the lookups;
+//! [`super::api_docs_after`] the calls a partner makes after onboarding.
 
-use crate::api::InvitationStatus;
-use crate::api::message::{CHANNELS, LIST_STATUSES, MESSAGE_TYPES};
-use crate::api::validate::{
-    CONNECTION_TYPES, DEFAULT_EXPIRES_IN_DAYS, DEFAULT_LIST_LIMIT, EXPIRES_IN_DAYS, LIST_LIMIT,
-    MAX_CLIENT_NAME_CHARS,
-};
+use super::api_docs_after::AFTER_ONBOARDING;
+pub use super::api_rules::MethodDoc;
+use super::api_rules::{Rule, p};
+use crate::api::validate::MAX_CLIENT_NAME_CHARS;
 use crate::engine::modules::zavu::RESOURCES;
-use std::fmt;
 
-/// What a parameter must be, in the contract's terms.
-#[derive(Clone, Copy, Debug)]
-pub enum Rule {
-    /// Said in words.
-    Text(&'static str),
-    MaxChars(usize),
-    Email,
-    E164,
-    Days,
-    CountryCodes,
-    ConnectionType,
-    InvitationStatus,
-    MessageStatus,
-    /// A channel; `with_auto` for send, which may leave the choice to the API.
-    Channel {
-        with_auto: bool,
-    },
-    MessageType,
-    Limit,
-    Cursor,
-    /// An id, required.
-    Id(&'static str),
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rule::Text(t) => f.write_str(t),
-            Rule::MaxChars(n) => write!(f, "at most {n} characters"),
-            Rule::Email => f.write_str("an email address"),
-            Rule::E164 => f.write_str("E.164 phone number, like +14155551234"),
-            Rule::Days => write!(
-                f,
-                "{} to {} days, default {}",
-                EXPIRES_IN_DAYS.start(),
-                EXPIRES_IN_DAYS.end(),
-                DEFAULT_EXPIRES_IN_DAYS
-            ),
-            Rule::CountryCodes => f.write_str(
-                "2-letter ISO 3166-1 country codes the client may connect from, like [\"US\", \"MX\"]",
-            ),
-            Rule::ConnectionType => write!(
-                f,
-                "{} (default {}); messenger cannot be combined with phoneNumberId or allowedPhoneCountries",
-                CONNECTION_TYPES.join(" | "),
-                CONNECTION_TYPES[0]
-            ),
-            Rule::InvitationStatus => {
-                let names: Vec<&str> = InvitationStatus::KNOWN.iter().map(|s| s.as_str()).collect();
-                write!(f, "only invitations with this status: {}", names.join(" | "))
-            }
-            Rule::MessageStatus => write!(
-                f,
-                "only messages with this status: {}",
-                LIST_STATUSES.join(" | ")
-            ),
-            Rule::Channel { with_auto: true } => write!(
-                f,
-                "{}; left out: email for an email address, sms for text, whatsapp otherwise",
-                CHANNELS.join(" | ")
-            ),
-            Rule::Channel { with_auto: false } => {
-                write!(f, "only this channel: {}", CHANNELS[1..].join(" | "))
-            }
-            Rule::MessageType => write!(f, "{} (default text)", MESSAGE_TYPES.join(" | ")),
-            Rule::Limit => write!(
-                f,
-                "items per page, {} to {}, default {}",
-                LIST_LIMIT.start(),
-                LIST_LIMIT.end(),
-                DEFAULT_LIST_LIMIT
-            ),
-            Rule::Cursor => {
-                f.write_str("the previous page's nextCursor; left out or () for the first page")
-            }
-            Rule::Id(what) => write!(f, "required: the {what}'s id"),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Param {
-    pub key: &'static str,
-    pub kind: &'static str,
-    pub rule: Rule,
-}
-
-const fn p(key: &'static str, kind: &'static str, rule: Rule) -> Param {
-    Param { key, kind, rule }
-}
-
-/// One method of the `zavu` object: what it does on the wire, the keys of its parameter
-/// map, and an example.
-pub struct MethodDoc {
-    pub resource: &'static str,
-    pub method: &'static str,
-    pub summary: &'static str,
-    pub http: &'static str,
-    pub params: &'static [Param],
-    pub example: &'static str,
-}
-
-const LIST_PAGE: &[Param] = &[
-    p("limit", "integer", Rule::Limit),
-    p("cursor", "string", Rule::Cursor),
-];
-
-/// Every method in `zavu::RESOURCES`, with its parameters (a unit test keeps the two in
-/// step, and checks each key list against what the engine accepts).
-pub const METHODS: &[MethodDoc] = &[
+/// The invitation and message methods; the rest are in [`super::api_docs_after`].
+const INVITATIONS_AND_MESSAGES: &[MethodDoc] = &[
     MethodDoc {
         resource: "invitations",
         method: "create",
@@ -215,7 +105,7 @@ let next = zavu.invitations.list(#{ status: "pending", cursor: page.nextCursor }
                 "content",
                 "map",
                 Rule::Text(
-                    "for templates: #{ templateId, templateVariables: #{ \"1\": \"John\" } } (string values; positional or named keys, not both)",
+                    "for templates: #{ templateId, templateVariables: #{ \"1\": \"John\" }, templateHeaderVariables, templateButtonVariables: #{ \"0\": … } } — exactly the variables the template's body declares (checked before sending)",
                 ),
             ),
             p(
@@ -286,48 +176,28 @@ let next = zavu.invitations.list(#{ status: "pending", cursor: page.nextCursor }
         ],
         example: r#"zavu.messages.list(#{ channel: "whatsapp", limit: 10 })"#,
     },
-    MethodDoc {
-        resource: "senders",
-        method: "get",
-        summary: "Fetches one sender (the bare sender, not wrapped).",
-        http: "GET /v1/senders/{senderId}",
-        params: &[p("senderId", "string", Rule::Id("sender"))],
-        example: r#"zavu.senders.get(inv.senderId).phoneNumber"#,
-    },
-    MethodDoc {
-        resource: "senders",
-        method: "list",
-        summary: "One page of the project's senders.",
-        http: "GET /v1/senders",
-        params: LIST_PAGE,
-        example: r#"zavu.senders.list()"#,
-    },
-    MethodDoc {
-        resource: "templates",
-        method: "get",
-        summary: "Fetches one template (the bare template). Only approved templates can be sent.",
-        http: "GET /v1/templates/{templateId}",
-        params: &[p("templateId", "string", Rule::Id("template"))],
-        example: r#"zavu.templates.get("tmpl_xyz789").status"#,
-    },
-    MethodDoc {
-        resource: "templates",
-        method: "list",
-        summary: "One page of the project's message templates.",
-        http: "GET /v1/templates",
-        params: LIST_PAGE,
-        example: r#"zavu.templates.list(#{ limit: 20 })"#,
-    },
 ];
 
 pub fn is_resource(name: &str) -> bool {
     RESOURCES.iter().any(|r| r.name == name)
 }
 
-pub fn method(resource: &str, method: &str) -> Option<&'static MethodDoc> {
-    METHODS
+/// Whether a method is also called as `method(id, #{ … })`.
+pub fn takes_id_then_map(resource: &str, method: &str) -> bool {
+    RESOURCES
         .iter()
-        .find(|m| m.resource == resource && m.method == method)
+        .filter(|r| r.name == resource)
+        .flat_map(|r| r.methods)
+        .any(|(m, form)| *m == method && form.contains("(id, #{"))
+}
+
+/// Every documented method, in `zavu::RESOURCES` order.
+pub fn methods() -> impl Iterator<Item = &'static MethodDoc> {
+    INVITATIONS_AND_MESSAGES.iter().chain(AFTER_ONBOARDING)
+}
+
+pub fn method(resource: &str, method: &str) -> Option<&'static MethodDoc> {
+    methods().find(|m| m.resource == resource && m.method == method)
 }
 
 /// The keys of a method's parameter map, in the order the contract lists them.
@@ -358,7 +228,7 @@ mod tests {
                 listed += 1;
             }
         }
-        assert_eq!(listed, METHODS.len());
+        assert_eq!(listed, methods().count());
     }
 
     #[test]
@@ -392,7 +262,7 @@ mod tests {
             bridge,
             memory: None,
         });
-        for m in METHODS {
+        for m in methods() {
             let err = engine
                 .eval::<rhai::Dynamic>(&format!(
                     "zavu.{}.{}(#{{ zz_not_a_key: 1 }})",

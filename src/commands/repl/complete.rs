@@ -126,11 +126,14 @@ impl Catalog {
                 method,
                 word,
                 present,
+                after_id,
                 ..
             } => by_prefix(
                 word,
                 api_docs::param_keys(resource, method)
                     .into_iter()
+                    // After `update(id, #{`, the id key (listed first) is already given.
+                    .skip(usize::from(*after_id))
                     .filter(|k| !present.iter().any(|p| p == k))
                     .map(|k| {
                         let written = if is_ident(k) {

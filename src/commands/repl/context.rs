@@ -44,13 +44,15 @@ pub enum Context {
         word: String,
     },
     /// `zavu.invitations.create(#{ clientName: "A", client` — a key of that method's
-    /// parameters, minus the keys already written.
+    /// parameters, minus the keys already written. `after_id`: the map follows an id
+    /// argument (`zavu.senders.update(id, #{ …`), so the id key is not offered.
     ParamKey {
         start: usize,
         resource: String,
         method: String,
         word: String,
         present: Vec<String>,
+        after_id: bool,
     },
     /// `inv.cl` — a key of the map held by a variable.
     Field {
@@ -189,7 +191,11 @@ fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -
     if map.ch != '{' || map.at == 0 || text.as_bytes()[map.at - 1] != b'#' || call.ch != '(' {
         return None;
     }
-    if !text[call.at + 1..map.at - 1].trim().is_empty() {
+    // `method(#{` or `method(id, #{`: what comes before the map is nothing, or one
+    // argument and its comma.
+    let before_map = text[call.at + 1..map.at - 1].trim();
+    let after_id = !before_map.is_empty();
+    if after_id && !before_map.ends_with(',') {
         return None;
     }
     let callee = path_before(text, call.at);
@@ -197,6 +203,9 @@ fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -
     let method = parts.next()?;
     let resource = parts.next()?;
     if !api_docs::is_resource(resource) {
+        return None;
+    }
+    if after_id && !api_docs::takes_id_then_map(resource, method) {
         return None;
     }
     // A key goes right after `#{` or a `,` of this map.
@@ -216,6 +225,7 @@ fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -
         method: method.to_string(),
         word: word.to_string(),
         present: keys_written(text, scan, map.at + 1, start),
+        after_id,
     })
 }
 
@@ -305,6 +315,7 @@ mod tests {
             word,
             present,
             start,
+            after_id,
         } = ctx("zavu.invitations.create(#{ client")
         else {
             panic!("{:?}", ctx("zavu.invitations.create(#{ client"));
@@ -314,7 +325,14 @@ mod tests {
             ("invitations", "create")
         );
         assert_eq!((word.as_str(), start), ("client", 27));
-        assert!(present.is_empty());
+        assert!(present.is_empty() && !after_id);
+        let Context::ParamKey {
+            method, after_id, ..
+        } = ctx("zavu.senders.update(inv.senderId, #{ web")
+        else {
+            panic!("{:?}", ctx("zavu.senders.update(inv.senderId, #{ web"));
+        };
+        assert!(method == "update" && after_id);
 
         let text = "let inv = zavu.invitations.create(#{\n  clientName: \"A, b: c\",\n  allowedPhoneCountries: [\"US\", \"MX\"],\n  exp";
         let Context::ParamKey { present, word, .. } = ctx(text) else {

@@ -13,6 +13,8 @@
 //! only through the session's bridge. Nothing here builds HTTP or prints the API key.
 
 mod api_docs;
+mod api_docs_after;
+mod api_rules;
 mod complete;
 mod context;
 mod editor;

@@ -86,6 +86,7 @@ enum Kind {
     Message,
     Sender,
     Template,
+    PhoneNumber,
 }
 
 fn kind_of(m: &Map) -> Option<Kind> {
@@ -95,6 +96,8 @@ fn kind_of(m: &Map) -> Option<Kind> {
         Some(Kind::Message)
     } else if has(m, &["id", "name", "language", "category"]) {
         Some(Kind::Template)
+    } else if has(m, &["id", "phoneNumber", "capabilities", "status"]) {
+        Some(Kind::PhoneNumber)
     } else if has(m, &["id", "name", "phoneNumber"]) {
         Some(Kind::Sender)
     } else {
@@ -173,6 +176,14 @@ fn columns(kind: Kind) -> Vec<(&'static str, Cell)> {
             ("name", get("name")),
             ("language", get("language")),
             ("status", get("status")),
+        ],
+        Kind::PhoneNumber => vec![
+            ("id", get("id")),
+            ("number", get("phoneNumber")),
+            ("status", get("status")),
+            ("sender", |m| {
+                text(m, "senderId").unwrap_or_else(|| "— (free)".into())
+            }),
         ],
     }
 }
@@ -494,6 +505,25 @@ mod tests {
         assert_eq!(lines[3], "next page: cursor \"c2\"");
         let last = value_of(&from_json(&json!({"items": [], "nextCursor": null})), PLAIN).unwrap();
         assert_eq!(last, "(no items on this page)\n");
+    }
+
+    #[test]
+    fn phone_numbers_show_which_are_free() {
+        let number = |id: &str, sender: Option<&str>| {
+            let mut n = json!({"id": id, "phoneNumber": "+14155550123", "capabilities": ["sms"],
+                "createdAt": "2025-01-15T12:00:00.000Z", "pricing": {}, "status": "active"});
+            if let Some(s) = sender {
+                n["senderId"] = json!(s);
+            }
+            n
+        };
+        let page = json!({"items": [number("pn_1", None), number("pn_2", Some("snd_1"))],
+            "nextCursor": null});
+        let out = value_of(&from_json(&page), PLAIN).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "id    number        status  sender");
+        assert_eq!(lines[1], "pn_1  +14155550123  active  — (free)");
+        assert_eq!(lines[2], "pn_2  +14155550123  active  snd_1");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `sandbox::…`: drive a zavu-script sandbox from a script — complete an invitation as the
-//! client would, move the clock, inject faults. For trying scripts offline and for demos;
+//! client would, approve or reject a submitted template as WhatsApp's review would, move
+//! the clock, inject faults. For trying scripts offline and for demos;
 //! against the real API these calls fail with a clear error.
 
 use crate::client::{ApiClient, ClientError};
@@ -75,6 +76,34 @@ pub fn module(host: Arc<ZavuHost>) -> Module {
                 Box::pin(async move { c.sandbox_drive(&id, "fail", body).await })
             })
         });
+    for (name, approve, doc) in [
+        (
+            "approve_template",
+            true,
+            "WhatsApp approves a submitted template: `pending` → `approved`, so it can be sent.",
+        ),
+        (
+            "reject_template",
+            false,
+            "WhatsApp rejects a submitted template: `pending` → `rejected`.",
+        ),
+    ] {
+        let h = host.clone();
+        FuncRegistration::new(name)
+            .with_comments([
+                format!("/// {doc} Returns the template. Sandbox only."),
+                "/// ```rhai".into(),
+                format!("/// sandbox::{name}(t.id);"),
+                "/// ```".into(),
+            ])
+            .with_params_info(["template_id: &str", "Map"])
+            .set_into_module(&mut m, move |id: &str| {
+                let id = id.to_string();
+                control(&h, &format!("sandbox::{name}"), move |c| {
+                    Box::pin(async move { c.sandbox_review_template(&id, approve).await })
+                })
+            });
+    }
     let h = host.clone();
     FuncRegistration::new("advance_clock")
         .with_comments([

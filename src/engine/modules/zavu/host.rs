@@ -85,7 +85,15 @@ macro_rules! resource_types {
         pub struct $t(pub(super) Zavu);
     )*};
 }
-resource_types!(Invitations, Messages, Senders, Templates);
+resource_types!(
+    Invitations,
+    Messages,
+    Senders,
+    Templates,
+    PhoneNumbers,
+    Me,
+    Balance
+);
 
 impl Zavu {
     pub fn client(&self) -> &ApiClient {

@@ -6,10 +6,8 @@ use super::params::{Params, id_from_map, id_from_str, page_dynamic};
 use crate::api::message::{CHANNELS, LIST_STATUSES};
 use crate::api::validate::{self, UnknownKeys};
 use crate::api::{ListMessages, MessageEnvelope};
-use crate::engine::api_error::ScriptApiError;
 use crate::engine::convert::to_dynamic;
 use rhai::{Dynamic, Engine, ImmutableString, Map};
-use serde_json::Value;
 
 fn send_message(m: &mut Messages, map: Map) -> RhaiResult<Dynamic> {
     const CALL: &str = "zavu.messages.send";
@@ -18,16 +16,7 @@ fn send_message(m: &mut Messages, map: Map) -> RhaiResult<Dynamic> {
     let mut p = Params::new(CALL, &map, &allowed)?;
     let sender = p.string("Zavu-Sender");
     p.obj.remove("Zavu-Sender");
-    let mut errors = std::mem::take(&mut p.errors);
-    let body = Value::Object(std::mem::take(&mut p.obj));
-    let params = match validate::send_message(&body, UnknownKeys::Ignore) {
-        Ok(params) if errors.is_empty() => params,
-        Ok(_) => return Err(ScriptApiError::invalid_params(CALL, &errors).into_err()),
-        Err(mut more) => {
-            errors.append(&mut more);
-            return Err(ScriptApiError::invalid_params(CALL, &errors).into_err());
-        }
-    };
+    let params = p.check_with(|body| validate::send_message(body, UnknownKeys::Reject))?;
     let z = &m.0;
     let message = z.call(CALL, z.client.send_message(&params, sender.as_deref()))?;
     Ok(to_dynamic(&MessageEnvelope { message }))

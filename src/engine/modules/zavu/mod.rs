@@ -10,19 +10,24 @@
 //!
 //! This file registers it all; [`host`] holds the clients behind `zavu`, [`resources`] the
 //! one table of resources and methods, [`params`] checks a call's map, and one file per
-//! resource (`invitations`, `messages`, `senders`) holds its methods.
+//! resource (`invitations`, `messages`, `senders`, `templates`; `account` for
+//! `phoneNumbers`, `me` and `balance`) holds its methods.
 
+mod account;
 mod host;
 mod invitations;
 mod messages;
 mod params;
 mod resources;
 mod senders;
+mod templates;
 
 pub use invitations::InvitationIter;
 pub use resources::{RESOURCES, ResourceSpec, resource_names};
 
-pub use host::{Invitations, Messages, Senders, Templates, Zavu, ZavuHost, stopped};
+pub use host::{
+    Balance, Invitations, Me, Messages, PhoneNumbers, Senders, Templates, Zavu, ZavuHost, stopped,
+};
 
 use crate::api::validate;
 use host::RhaiResult;
@@ -46,6 +51,9 @@ fn resource_of(z: &Zavu, name: &str) -> RhaiResult<Dynamic> {
         "messages" => Dynamic::from(Messages(z.clone())),
         "senders" => Dynamic::from(Senders(z.clone())),
         "templates" => Dynamic::from(Templates(z.clone())),
+        "phoneNumbers" => Dynamic::from(PhoneNumbers(z.clone())),
+        "me" => Dynamic::from(Me(z.clone())),
+        "balance" => Dynamic::from(Balance(z.clone())),
         other => {
             let names = resource_names();
             let hint = validate::suggest(other, &names)
@@ -73,6 +81,8 @@ pub fn register(engine: &mut Engine, host: Arc<ZavuHost>) {
     invitations::register(engine);
     messages::register(engine);
     senders::register(engine);
+    templates::register(engine);
+    account::register(engine);
 
     for spec in RESOURCES {
         let label = format!("zavu.{}", spec.name);
@@ -87,7 +97,10 @@ pub fn register(engine: &mut Engine, host: Arc<ZavuHost>) {
             "Invitations" => describe!(Invitations),
             "Messages" => describe!(Messages),
             "Senders" => describe!(Senders),
-            _ => describe!(Templates),
+            "Templates" => describe!(Templates),
+            "PhoneNumbers" => describe!(PhoneNumbers),
+            "Me" => describe!(Me),
+            _ => describe!(Balance),
         }
     }
 }

@@ -102,6 +102,32 @@ impl Params {
         }
     }
 
+    /// The map (what is left of it) checked by the contract's rule for the call, every
+    /// problem of the call — unknown keys found here and the rule's own — in one error,
+    /// one per field.
+    pub fn check_with<T>(
+        self,
+        rule: impl FnOnce(&Value) -> Result<T, Vec<FieldError>>,
+    ) -> RhaiResult<T> {
+        let Params {
+            call,
+            obj,
+            mut errors,
+        } = self;
+        match rule(&Value::Object(obj)) {
+            Ok(v) if errors.is_empty() => Ok(v),
+            Ok(_) => Err(ScriptApiError::invalid_params(call, &errors).into_err()),
+            Err(more) => {
+                for e in more {
+                    if !errors.iter().any(|seen| seen.path == e.path) {
+                        errors.push(e);
+                    }
+                }
+                Err(ScriptApiError::invalid_params(call, &errors).into_err())
+            }
+        }
+    }
+
     pub fn finish(self) -> RhaiResult<()> {
         if self.errors.is_empty() {
             Ok(())

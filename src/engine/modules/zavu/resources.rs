@@ -54,6 +54,11 @@ pub const RESOURCES: &[ResourceSpec] = &[
                 "list",
                 "list() or list(#{ limit, cursor }) → #{ items, nextCursor }",
             ),
+            (
+                "update",
+                "update(id, #{ name, setAsDefault, webhookUrl, webhookEvents, … }) or update(#{ senderId, … }) → sender",
+            ),
+            ("delete", "delete(id) or delete(#{ senderId }) → ()"),
         ],
     },
     ResourceSpec {
@@ -65,7 +70,42 @@ pub const RESOURCES: &[ResourceSpec] = &[
                 "list",
                 "list() or list(#{ limit, cursor }) → #{ items, nextCursor }",
             ),
+            (
+                "create",
+                "create(#{ name, language, body, whatsappCategory, … }) → template (a draft)",
+            ),
+            (
+                "submit",
+                "submit(id, #{ senderId, category }) or submit(#{ templateId, senderId, category }) → template (pending review)",
+            ),
         ],
+    },
+    ResourceSpec {
+        name: "phoneNumbers",
+        type_name: "PhoneNumbers",
+        methods: &[
+            (
+                "get",
+                "get(id) or get(#{ phoneNumberId }) → #{ phoneNumber }",
+            ),
+            (
+                "list",
+                "list() or list(#{ status, limit, cursor }) → #{ items, nextCursor }",
+            ),
+        ],
+    },
+    ResourceSpec {
+        name: "me",
+        type_name: "Me",
+        methods: &[("get", "get() → #{ apiKey, isTestMode, project, team }")],
+    },
+    ResourceSpec {
+        name: "balance",
+        type_name: "Balance",
+        methods: &[(
+            "get",
+            "get() → #{ balance, currency, creditLimit, totalSpent } (cents)",
+        )],
     },
 ];
 
