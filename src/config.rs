@@ -115,6 +115,7 @@ pub struct ListenSettings {
 }
 
 pub struct ReplSettings {
+    pub keep_going: bool,
     pub limits: Limits,
 }
 
@@ -179,6 +180,7 @@ impl Invocation {
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {
+                keep_going: a.keep_going,
                 limits: limits(&a.limits),
             }),
         };

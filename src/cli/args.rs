@@ -248,6 +248,10 @@ pub struct CronArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplArgs {
+    /// With piped input, go on past errors (the exit status is still the first error's);
+    /// by default piped input stops at the first one.
+    #[arg(long)]
+    pub keep_going: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -405,3 +405,70 @@ async fn the_prompt_names_the_target_and_never_the_key() {
     .unwrap();
     assert_eq!(sb.invitation_count().await, 1);
 }
+
+/// The REPL with `input` piped in, as `zavu-script repl < file` runs it.
+fn piped(args: &[&str], input: &str) -> crate::support::Done {
+    use std::io::Write;
+    let state = tempfile::tempdir().unwrap();
+    let mut c = cmd(state.path());
+    c.current_dir(repo())
+        .args(["--sandbox", "repl"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    crate::support::Done {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn piped_input_stops_at_the_first_error_unless_told_to_go_on() {
+    let input =
+        "print(\"one\");\nzavu.invitations.create(#{ expiresInDays: 99 });\nprint(\"two\");\n";
+    let stopped = piped(&[], input);
+    stopped.expect_code(1);
+    assert_eq!(stopped.lines(), ["one"]);
+    assert!(
+        stopped.stderr.contains("stopped at the first error"),
+        "{}",
+        stopped.stderr
+    );
+    // `--keep-going` runs everything; the exit status is still the first error's.
+    let went_on = piped(&["--keep-going"], input);
+    went_on.expect_code(1);
+    assert_eq!(went_on.lines(), ["one", "two"]);
+    // An API error is 3, as from `run`.
+    let api = piped(&[], "zavu.invitations.get(\"nope\");\nprint(\"never\");\n");
+    api.expect_code(3);
+    assert!(api.lines().is_empty());
+    // A clean session is 0.
+    piped(&[], "print(1 + 1);\n").ok();
+}
+
+#[test]
+fn errors_are_numbered_as_history_numbers_them_and_help_suggests() {
+    let done = piped(
+        &["--keep-going"],
+        ":help invitatons\nlet a = 1;\na.nope()\n:history\n",
+    );
+    assert!(
+        done.stderr
+            .contains("no help for `invitatons` — did you mean `:help zavu.invitations`?"),
+        "{}",
+        done.stderr
+    );
+    // The failing input is the third entry of the history, and the error names it so.
+    assert!(done.stderr.contains("<input 3>:1:"), "{}", done.stderr);
+    assert!(done.stdout.contains("   3  a.nope()"), "{}", done.stdout);
+}

@@ -80,6 +80,9 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         json: config.json,
         helpers: None,
         memory,
+        piped: !interactive,
+        stop_at_error: !interactive && !settings.keep_going,
+        failed: None,
     };
     let outcome = if interactive {
         let label = target_label(config, &session);
@@ -158,6 +161,12 @@ struct Repl {
     helpers: Option<help::HelperDocs>,
     /// The session's memory budget, when it has one.
     memory: Option<Meter>,
+    /// Piped input: an error ends the session with its status — at once, or with
+    /// `--keep-going` once the input is done (as `make -k` does).
+    piped: bool,
+    stop_at_error: bool,
+    /// The first error of the session, for the exit status.
+    failed: Option<u8>,
 }
 
 impl Repl {
@@ -196,8 +205,9 @@ impl Repl {
                                 self.err
                                     .red("error: the input ended inside an open bracket or string")
                             );
+                            self.fail(1);
                         }
-                        return Ok(());
+                        return self.outcome();
                     }
                     Read::Interrupted => break None,
                     Read::Line(line) => {
@@ -215,16 +225,40 @@ impl Repl {
                                 // The line editor refuses these; piped input gets here.
                                 front.remember(&buf, self.err);
                                 eprintln!("{} {stray}", self.err.red("error:"));
+                                self.fail(1);
                                 break None;
                             }
                         }
                     }
                 }
             };
-            let Some(input) = input else { continue };
-            if let Flow::Quit = self.accept(&input, front) {
-                return Ok(());
+            if let Some(input) = input
+                && let Flow::Quit = self.accept(&input, front)
+            {
+                return self.outcome();
             }
+            if self.stop_at_error && self.failed.is_some() {
+                eprintln!(
+                    "{}",
+                    self.err
+                        .dim("stopped at the first error (repl --keep-going goes on past errors)")
+                );
+                return self.outcome();
+            }
+        }
+    }
+
+    /// Notes a failure: the session's exit status is its first one's.
+    fn fail(&mut self, code: u8) {
+        self.failed.get_or_insert(code);
+    }
+
+    /// How the session ends: 0, or for piped input the status of its first error (a person
+    /// at a terminal has seen each error and gone on).
+    fn outcome(&self) -> Result<(), Error> {
+        match self.failed {
+            Some(code) if self.piped => Err(Error::Reported(code)),
+            _ => Ok(()),
         }
     }
 
@@ -250,7 +284,12 @@ impl Repl {
             return self.command(cmd.trim(), front);
         }
         self.inputs += 1;
-        let name = format!("<input {}>", self.inputs);
+        // Named by its `:history` number, so `!N` finds the input an error names.
+        let entries = front.entries();
+        let name = match entries.iter().rposition(|e| *e == input) {
+            Some(i) => format!("<input {}>", i + 1),
+            None => "<input>".to_string(),
+        };
         self.eval(&name, &input::strip_continuations(&input));
         front.refresh(self.names());
         Flow::Continue
@@ -265,6 +304,7 @@ impl Repl {
                     "{}",
                     self.paint_error(&diagnostics::render_parse(name, text, &e))
                 );
+                self.fail(1);
                 return false;
             }
         };
@@ -287,6 +327,11 @@ impl Repl {
                 true
             }
             Err(err) => {
+                self.fail(match diagnostics::classify(&err) {
+                    FailureKind::Script => 1,
+                    FailureKind::Api => 3,
+                    FailureKind::Interrupted => 130,
+                });
                 let memory_stop = diagnostics::is_memory_stop(&err);
                 if diagnostics::classify(&err) == FailureKind::Interrupted {
                     eprintln!(
@@ -423,10 +468,16 @@ impl Repl {
                 };
                 match text {
                     Some(t) => print!("{t}"),
-                    None => eprintln!(
-                        "{} no help for `{arg}`; `:help` lists what there is",
-                        self.err.red("error:")
-                    ),
+                    None => {
+                        let hint = help::nearest_topic(arg, self.helpers())
+                            .map(|t| format!(" — did you mean `:help {t}`?"))
+                            .unwrap_or_default();
+                        eprintln!(
+                            "{} no help for `{arg}`{hint} (`:help` lists what there is)",
+                            self.err.red("error:")
+                        );
+                        self.fail(1);
+                    }
                 }
             }
             "vars" => self.vars(),
@@ -455,6 +506,7 @@ impl Repl {
                     "{} unknown command `:{other}`{hint} (`:help` lists them)",
                     self.err.red("error:")
                 );
+                self.fail(2);
             }
         }
         let _ = std::io::stdout().flush();
