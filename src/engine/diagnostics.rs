@@ -2,7 +2,7 @@
 //! caret, and for errors inside functions the chain of calls that led there. Also decides
 //! what kind of failure it was (script bug, API failure, interruption) for the exit status.
 
-use super::api_error::ScriptApiError;
+use super::api_error::{ScriptApiError, StoppedMidCall};
 use super::context::MemoryExceeded;
 use super::modules::zavu::{RESOURCES, resource_names};
 use crate::api::validate::suggest;
@@ -26,6 +26,17 @@ pub fn classify(err: &EvalAltResult) -> FailureKind {
         EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => FailureKind::Script,
         EvalAltResult::ErrorTerminated(..) => FailureKind::Interrupted,
         _ => FailureKind::Script,
+    }
+}
+
+/// What stopped an interrupted run, in a sentence (`stopped: …`), when it says more than
+/// the plain stop reason does — a call that may have gone through.
+pub fn interruption(err: &EvalAltResult) -> Option<String> {
+    match innermost(err) {
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<StoppedMidCall>() => {
+            Some(v.clone_cast::<StoppedMidCall>().to_string())
+        }
+        _ => None,
     }
 }
 
@@ -75,6 +86,9 @@ pub fn message(err: &EvalAltResult) -> String {
         },
         EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => {
             v.clone_cast::<MemoryExceeded>().to_string()
+        }
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<StoppedMidCall>() => {
+            v.clone_cast::<StoppedMidCall>().to_string()
         }
         EvalAltResult::ErrorTerminated(reason, _) => format!("stopped: {reason}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),

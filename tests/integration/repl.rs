@@ -237,6 +237,26 @@ fn ctrl_c_cancels_the_running_call_or_the_line_and_the_session_goes_on() {
     p.exp_string("42").expect("the session kept its variables");
     p.exp_string(PROMPT).unwrap();
 
+    // Ctrl-C while a create waits for its answer: it may have gone through, and the
+    // message says how to look before creating again.
+    enter(&mut p, "sandbox::faults(#{ latencyMs: 20000 });");
+    keys(
+        &mut p,
+        "print(\"sen\" + \"ding\"); zavu.invitations.create(#{ clientName: \"Slow\" })\r",
+    );
+    p.exp_string("sending").expect("the create is on its way");
+    p.send_control('c').unwrap();
+    let out = p
+        .exp_string("before creating it again")
+        .expect("a warning that the create may have gone through");
+    assert!(
+        out.contains("while zavu.invitations.create was waiting for its answer")
+            && out.contains("zavu.invitations.list(#{ limit: 5 })"),
+        "{out:?}"
+    );
+    p.exp_string(PROMPT).expect("back at the prompt");
+    enter(&mut p, "sandbox::faults(#{ latencyMs: () });");
+
     // At the prompt, Ctrl-C drops the line being typed.
     keys(&mut p, "this is not finished");
     p.send_control('c').unwrap();

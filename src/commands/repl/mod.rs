@@ -333,7 +333,12 @@ impl Repl {
                     FailureKind::Interrupted => 130,
                 });
                 let memory_stop = diagnostics::is_memory_stop(&err);
-                if diagnostics::classify(&err) == FailureKind::Interrupted {
+                if let Some(said) = diagnostics::interruption(&err) {
+                    eprintln!(
+                        "{} {name} stopped; the session goes on",
+                        self.err.red(&format!("{said}."))
+                    );
+                } else if diagnostics::classify(&err) == FailureKind::Interrupted {
                     eprintln!(
                         "{} {name} stopped; the session goes on",
                         self.err.red(&format!(
