@@ -492,3 +492,19 @@ fn errors_are_numbered_as_history_numbers_them_and_help_suggests() {
     assert!(done.stderr.contains("<input 3>:1:"), "{}", done.stderr);
     assert!(done.stdout.contains("   3  a.nope()"), "{}", done.stdout);
 }
+
+#[test]
+fn a_missing_property_of_an_api_result_says_so_and_the_last_result_is_kept() {
+    let done = piped(
+        &["--keep-going"],
+        "let inv = zavu.invitations.create(#{ clientName: \"A\" });\ninv.clientname\nlet mine = #{ a: 1 };\nprint(`${mine.b}`);\n",
+    );
+    assert!(
+        done.stderr
+            .contains("the invitation has no property `clientname` — did you mean `clientName`?"),
+        "{}",
+        done.stderr
+    );
+    // The session's own maps keep Rhai's rule: a missing property is ().
+    assert_eq!(done.lines(), [""]);
+}

@@ -24,6 +24,7 @@ mod help;
 mod history;
 mod input;
 mod interrupt;
+mod missing;
 mod render;
 
 use crate::client::DEFAULT_BASE_URL;
@@ -67,6 +68,8 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         bridge: session.bridge.clone(),
         memory,
     });
+    let mut engine = engine;
+    missing::register(&mut engine);
     let mut repl = Repl {
         engine,
         scope: engine::new_scope(&[]),
