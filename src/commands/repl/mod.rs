@@ -143,6 +143,9 @@ fn target_label(config: &Config, session: &Session) -> String {
     }
 }
 
+/// The variable `_` stands for (`_` itself is not a name Rhai accepts).
+const LAST: &str = "__last";
+
 enum Flow {
     Continue,
     Quit,
@@ -293,7 +296,8 @@ impl Repl {
             Some(i) => format!("<input {}>", i + 1),
             None => "<input>".to_string(),
         };
-        self.eval(&name, &input::strip_continuations(&input));
+        let code = input::with_last_result(&input::strip_continuations(&input), LAST);
+        self.eval(&name, &code);
         front.refresh(self.names());
         Flow::Continue
     }
@@ -327,6 +331,10 @@ impl Repl {
         match result {
             Ok(value) => {
                 self.show(&value);
+                // `_` is the last result that was something.
+                if !value.is_unit() {
+                    self.scope.set_value(LAST, value);
+                }
                 true
             }
             Err(err) => {
@@ -414,7 +422,7 @@ impl Repl {
         let mut vars: Vec<_> = self
             .scope
             .iter_raw()
-            .filter(|(name, _, _)| seen.insert(*name))
+            .filter(|(name, _, _)| *name != LAST && seen.insert(*name))
             .collect();
         vars.reverse();
         vars
