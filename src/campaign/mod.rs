@@ -18,13 +18,18 @@
 //! `config` or the front doors.
 
 mod dry_run;
+pub mod funnel;
 pub mod journal;
+mod journal_schema;
 pub mod lock;
 pub mod operate;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
+pub mod refresh;
 pub mod report;
+pub mod report_page;
+mod report_svg;
 pub mod results;
 mod run_loop;
 mod settings;

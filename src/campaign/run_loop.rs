@@ -4,7 +4,7 @@
 //! resent; earlier runs' loose ends adopted first. [`send`] owns one run from the first
 //! row to the summary; setting up (lock, journal, report files) is the caller's.
 
-use super::journal::{CampaignId, Journal, JournalError, RowState};
+use super::journal::{CampaignId, Client, Journal, JournalError, Observed, RowState};
 use super::plan::{Planned, SourceRow, key_hash};
 use super::progress::{Progress, Tally};
 use super::reconcile::{self, Pending, Skew, SkewMeter};
@@ -431,6 +431,7 @@ impl Run<'_, '_> {
                         self.campaign,
                         k,
                         p.line,
+                        p.name.as_deref(),
                         "invalid_params",
                         &p.message,
                     );
@@ -481,8 +482,11 @@ impl Run<'_, '_> {
             self.campaign,
             &planned.key,
             planned.line,
-            planned.email.as_deref(),
-            planned.phone.as_deref(),
+            &Client {
+                name: planned.params.client_name.as_deref(),
+                email: planned.email.as_deref(),
+                phone: planned.phone.as_deref(),
+            },
             sent_ms,
         );
         self.journal(marked)?;
@@ -499,9 +503,10 @@ impl Run<'_, '_> {
 
     /// Records in the journal that an invitation exists for this row.
     fn journal_created(&mut self, key: &str, inv: &Invitation) {
-        let r =
-            self.journal
-                .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
+        let seen = Observed::of(inv);
+        let r = self
+            .journal
+            .mark_created(self.campaign, key, &inv.id, &inv.url, &seen);
         self.journal(r);
     }
 

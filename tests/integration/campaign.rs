@@ -430,7 +430,9 @@ async fn status_and_cleanup_from_the_command_line_and_from_scripts() {
     .await;
     failing.expect_code(3);
     assert!(
-        failing.stderr.contains("refreshing campaign 'onboard-clients'"),
+        failing
+            .stderr
+            .contains("refreshing campaign 'onboard-clients'"),
         "{}",
         failing.stderr
     );
