@@ -55,7 +55,7 @@ main{max-width:70rem;margin:0 auto;padding:1.5rem}h1{margin:.2rem 0;font-size:1.
 .axis{stroke:#9aa1b2}polyline.cum{fill:none;stroke:#1d2330;stroke-width:1.5}text.cum{fill:#1d2330}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eceef4;vertical-align:top}\
 .numbers td:nth-child(n+2),.numbers th:nth-child(n+2){text-align:right}.numbers{width:auto;min-width:20rem}\
-#row-table{font-size:13px}#row-table td:first-child{color:#5a6275}#row-table td:nth-child(5),#row-table td:nth-child(6){white-space:nowrap}.js #row-table th{cursor:pointer}\
+#row-table{font-size:13px}#row-table td:first-child{color:#5a6275}#row-table th,#row-table td:nth-child(5),#row-table td:nth-child(6){white-space:nowrap}.js #row-table th{cursor:pointer}\
 th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}\
 .figs{display:flex;gap:2rem;flex-wrap:wrap}.figs b{display:block;font-size:1.6rem}form{margin:0 0 .6rem}";
 
@@ -75,7 +75,9 @@ pub fn duration(seconds: f64) -> String {
     match s {
         s if s < 60 => format!("{s} s"),
         s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 && s % 3_600 < 60 => format!("{} h", s / 3_600),
         s if s < 86_400 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        s if s % 86_400 < 3_600 => format!("{} d", s / 86_400),
         s => format!("{} d {} h", s / 86_400, s % 86_400 / 3_600),
     }
 }
@@ -371,6 +373,8 @@ mod tests {
         assert_eq!(duration(45.0), "45 s");
         assert_eq!(duration(150.0), "2 min");
         assert_eq!(duration(3.0 * 3600.0 + 720.0), "3 h 12 min");
+        assert_eq!(duration(10.0 * 3600.0), "10 h");
+        assert_eq!(duration(86_400.0 + 60.0), "1 d");
         assert_eq!(duration(2.0 * 86_400.0 + 4.0 * 3600.0), "2 d 4 h");
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod browser;
 mod campaign;
 mod client_contract;
 mod client_resilience;
