@@ -4,6 +4,7 @@ mod support;
 
 mod browser;
 mod campaign;
+mod campaign_report;
 mod client_contract;
 mod client_resilience;
 mod cron;
