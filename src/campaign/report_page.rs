@@ -34,17 +34,19 @@ const SCRIPT: &str = r#"(function () {
     var dir = heads[i].getAttribute("aria-sort") === "ascending" ? -1 : 1;
     for (var h of heads) h.removeAttribute("aria-sort");
     heads[i].setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
-    var rows = Array.from(body.rows), key = function (r) { return r.cells[i].textContent; };
+    var rows = Array.from(body.rows), key = function (r) { return r.cells[i] ? r.cells[i].textContent : ""; };
     rows.sort(function (a, b) { return dir * (i === 0 ? key(a) - key(b) : key(a).localeCompare(key(b))); });
     var frag = document.createDocumentFragment(); rows.forEach(function (r) { frag.appendChild(r); }); body.appendChild(frag);
   }
   Array.prototype.forEach.call(heads, function (h, i) {
-    h.tabIndex = 0; h.title = "Sort";
+    h.tabIndex = 0; h.title = "Sort"; h.style.cursor = "pointer";
     h.addEventListener("click", function () { sort(i); });
     h.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(i); });
   });
   select.addEventListener("change", filter);
-  form.hidden = false; document.documentElement.className = "js"; filter();
+  // Every row is shown at first: say so without touching 10,000 rows.
+  shown.textContent = body.rows.length + " of " + body.rows.length + " rows";
+  form.hidden = false;
 })();"#;
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2330;margin:0;background:#f6f7fb}\
@@ -53,9 +55,9 @@ main{max-width:70rem;margin:0 auto;padding:1.5rem}h1{margin:.2rem 0;font-size:1.
 .cols{display:flex;flex-wrap:wrap;gap:1rem}.cols>div{flex:1 1 30rem}.chart{max-width:100%;height:auto;font-size:13px}\
 .chart text{fill:#1d2330}.chart .v{fill:#5a6275}.bg{fill:#eef1f6}.st{fill:#4f7cff}.ok{fill:#1f9d55}.out{fill:#c9a227}.bad{fill:#d64545}\
 .axis{stroke:#9aa1b2}polyline.cum{fill:none;stroke:#1d2330;stroke-width:1.5}text.cum{fill:#1d2330}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eceef4;vertical-align:top}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eceef4;vertical-align:top;overflow-wrap:anywhere}\
 .numbers td:nth-child(n+2),.numbers th:nth-child(n+2){text-align:right}.numbers{width:auto;min-width:20rem}\
-#row-table{font-size:13px}#row-table td:first-child{color:#5a6275}#row-table th,#row-table td:nth-child(5),#row-table td:nth-child(6){white-space:nowrap}.js #row-table th{cursor:pointer}\
+#row-table{font-size:13px;table-layout:fixed}#row-table col.n{width:3.5rem}#row-table col.s{width:7rem}#row-table col.i{width:12rem}#row-table col.t{width:10rem}#row-table td{border:0}#row-table tr{border-bottom:1px solid #eceef4}#row-table td:first-child{color:#5a6275}#row-table th,#row-table td:nth-child(5),#row-table td:nth-child(6){white-space:nowrap}\
 th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}\
 .figs{display:flex;gap:2rem;flex-wrap:wrap}.figs b{display:block;font-size:1.6rem}form{margin:0 0 .6rem}";
 
@@ -180,13 +182,39 @@ fn filter(rows: &[Entry]) -> String {
     out
 }
 
-/// One table row. End tags of cells and rows are left out (valid HTML): at 10,000 rows
-/// they would be a tenth of the file.
-fn row(out: &mut String, e: &Entry) {
+fn linkable(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+/// The folder every invitation link lives in (`https://…/invite/`), when they all share
+/// one and what follows it is a plain token: the page then says it once, as its
+/// `<base href>`, and each row links to its token alone — a third of a 10,000-row file.
+fn link_base(rows: &[Entry]) -> Option<&str> {
+    let mut urls = rows
+        .iter()
+        .filter_map(|e| e.url.as_deref())
+        .filter(|u| linkable(u));
+    let first = urls.next()?;
+    let base = &first[..first.rfind('/')? + 1];
+    let plain = |u: &str| {
+        u.strip_prefix(base).is_some_and(|token| {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+    };
+    (base.len() > "https://".len() && plain(first) && urls.all(plain)).then_some(base)
+}
+
+/// One table row. End tags of cells and rows are left out (valid HTML), and so is an
+/// empty last cell: at 10,000 rows they would be a tenth of the file.
+fn row(out: &mut String, e: &Entry, base: Option<&str>) {
     let client = e.client_name.as_deref().unwrap_or(&e.key);
     let link = match (&e.url, &e.invitation_id) {
-        (Some(url), Some(id)) if url.starts_with("https://") || url.starts_with("http://") => {
-            format!("<a href=\"{}\">{}</a>", esc(url), esc(id))
+        (Some(url), Some(id)) if linkable(url) => {
+            let href = base.and_then(|b| url.strip_prefix(b)).unwrap_or(url);
+            format!("<a href=\"{}\">{}</a>", esc(href), esc(id))
         }
         (_, Some(id)) => esc(id).into_owned(),
         _ => String::new(),
@@ -195,16 +223,21 @@ fn row(out: &mut String, e: &Entry) {
         super::journal::RowState::Created => e.attempt_at_ms,
         _ => None,
     });
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "<tr><td>{}<td>{}<td>{}<td>{link}<td>{}<td>{}<td>{}",
+        "<tr><td>{}<td>{}<td>{}<td>{link}<td>{}<td>{}",
         e.line.unwrap_or(0),
         esc(client),
         esc(funnel::row_status(e)),
         when_ms(created),
         when_ms(Some(funnel::last_change_ms(e))),
-        esc(&funnel::row_error(e).unwrap_or_default()),
     );
+    match funnel::row_error(e) {
+        Some(error) if !error.is_empty() => {
+            let _ = writeln!(out, "<td>{}", esc(&error));
+        }
+        _ => out.push('\n'),
+    }
 }
 
 /// The whole page.
@@ -227,7 +260,7 @@ pub fn render(f: &Funnel, rows: &[Entry], generated: &Timestamp) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
     <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{hash}'\">\
     <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-    <meta name=\"generator\" content=\"zavu-script {version}\">\
+    <meta name=\"generator\" content=\"zavu-script {version}\">{base}\
     <title>{name} — campaign report</title><style>{STYLE}</style></head><body><main>\
     <header><p class=\"meta\">Campaign report</p><h1 id=\"campaign\">{name}</h1>\
     <p class=\"meta\">{target} · {rows} rows · {as_of}</p>\
@@ -235,6 +268,9 @@ pub fn render(f: &Funnel, rows: &[Entry], generated: &Timestamp) -> String {
     <section id=\"funnel\"><h2>Funnel</h2><div class=\"cols\"><div>{funnel_svg}{outcomes_svg}</div><div>{numbers}</div></div></section>\
     <section id=\"timing\"><h2>Time to complete</h2>{timing}</section>",
         hash = script_hash(),
+        base = link_base(rows)
+            .map(|b| format!("<base href=\"{}\">", esc(b)))
+            .unwrap_or_default(),
         version = env!("CARGO_PKG_VERSION"),
         target = esc(&f.target),
         rows = f.rows,
@@ -257,11 +293,12 @@ pub fn render(f: &Funnel, rows: &[Entry], generated: &Timestamp) -> String {
     }
     let _ = writeln!(
         out,
-        "<section id=\"rows\"><h2>Every row</h2>{}<table id=\"row-table\"><thead><tr><th>row</th><th>client</th><th>status</th><th>invitation</th><th>created (UTC)</th><th>last change (UTC)</th><th>error</th></tr></thead><tbody>",
+        "<section id=\"rows\"><h2>Every row</h2>{}<table id=\"row-table\"><colgroup><col class=\"n\"><col><col class=\"s\"><col class=\"i\"><col class=\"t\"><col class=\"t\"><col></colgroup><thead><tr><th>row</th><th>client</th><th>status</th><th>invitation</th><th>created (UTC)</th><th>last change (UTC)</th><th>error</th></tr></thead><tbody>",
         filter(rows)
     );
+    let base = link_base(rows);
     for e in rows {
-        row(&mut out, e);
+        row(&mut out, e, base);
     }
     let _ = writeln!(
         out,
@@ -366,6 +403,24 @@ mod tests {
         assert_eq!(page.matches("<script").count(), 1);
         assert!(page.contains(&format!("script-src 'sha256-{}'", script_hash())));
         assert!(page.contains("<tr id=\"n-completed\" data-n=\"1\">"));
+    }
+
+    #[test]
+    fn links_in_one_folder_are_written_once() {
+        let rows = vec![
+            entry("A", "pending", "https://app.zavu.dev/invite/tok1"),
+            entry("B", "pending", "https://app.zavu.dev/invite/tok2"),
+        ];
+        let f = funnel::compute("c", "x", &rows, None, false);
+        let page = render(&f, &rows, &Timestamp::from_millis(0));
+        assert!(page.contains("<base href=\"https:&#x2F;&#x2F;app.zavu.dev&#x2F;invite&#x2F;\">"));
+        assert!(page.contains("<a href=\"tok2\">inv1</a>"));
+        // Links elsewhere, or a token that is not plain: every link whole.
+        let mut mixed = rows.clone();
+        mixed.push(entry("C", "pending", "https://other.example/invite/tok3"));
+        assert_eq!(link_base(&mixed), None);
+        let odd = vec![entry("D", "pending", "https://app.zavu.dev/invite/a:b")];
+        assert_eq!(link_base(&odd), None);
     }
 
     #[test]
