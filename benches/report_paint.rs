@@ -23,30 +23,28 @@ fn main() {
     let mut paints = Vec::new();
     let mut loads = Vec::new();
     for _ in 0..runs {
-        let tab = driven.browser.new_tab().expect("a tab");
-        tab.navigate_to(&url)
-            .and_then(|t| t.wait_until_navigated())
-            .expect("the report opens");
+        let tab = driven.new_tab();
+        tab.navigate(&url);
         // Paint entries arrive after the first frame; wait for them.
         let js = "(() => { const p = performance.getEntriesByName('first-contentful-paint')[0]; \
                   const n = performance.getEntriesByType('navigation')[0]; \
-                  return p && n && n.loadEventEnd > 0 ? p.startTime + ' ' + n.loadEventEnd : null; })()";
+                  return p && n && n.loadEventEnd > 0 ? [p.startTime, n.loadEventEnd] : null; })()";
         let got = (0..400)
-            .find_map(|_| {
-                let v = tab.evaluate(js, false).ok().and_then(|r| r.value);
-                match v.as_ref().and_then(|v| v.as_str()) {
-                    Some(s) => Some(s.to_string()),
-                    None => {
-                        std::thread::sleep(std::time::Duration::from_millis(25));
-                        None
-                    }
+            .map(|_| {
+                let v = tab.eval(js);
+                if v.is_null() {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
                 }
+                v
             })
-            .expect("Chromium reported a first contentful paint within 10 s");
-        let mut parts = got.split(' ').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
-        paints.push(parts.next().unwrap_or(f64::NAN));
-        loads.push(parts.next().unwrap_or(f64::NAN));
-        let _ = tab.close(false);
+            .find(|v| !v.is_null())
+            .unwrap_or_default();
+        let (Some(paint), Some(load)) = (got[0].as_f64(), got[1].as_f64()) else {
+            panic!("Chromium reported no first contentful paint within 10 s");
+        };
+        paints.push(paint);
+        loads.push(load);
+        tab.call("Page.close", serde_json::json!({}));
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));

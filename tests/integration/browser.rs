@@ -9,7 +9,6 @@
 
 use crate::support::browser::{self, file_url, png_size, wait_for};
 use crate::support::{TestSandbox, cmd, repo};
-use headless_chrome::protocol::cdp::Emulation::SetScriptExecutionDisabled;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -274,12 +273,10 @@ async fn the_report_renders_in_chromium_with_the_numbers_of_campaign_status() {
     tokio::task::spawn_blocking(move || {
         let driven = browser::launch();
         // With scripts off, every row is still there and the filter stays out of the way.
-        let plain = driven.browser.new_tab().unwrap();
-        plain
-            .call_method(SetScriptExecutionDisabled { value: true })
-            .unwrap();
-        plain.navigate_to(&url).unwrap().wait_until_navigated().unwrap();
-        let html = plain.get_content().unwrap();
+        let plain = driven.new_tab();
+        plain.disable_scripts();
+        plain.navigate(&url);
+        let html = plain.content();
         assert!(!html.contains("33 of 33 rows"), "no script ran");
         assert!(html.contains("<form id=\"filter\" hidden=\"\">"), "filter hidden without JS");
         let body = html.split("id=\"row-table\"").nth(1).unwrap();
@@ -288,16 +285,9 @@ async fn the_report_renders_in_chromium_with_the_numbers_of_campaign_status() {
         assert_eq!(count_in(&html, "n-completed"), completed);
         assert!(html.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"));
 
-        let tab = driven.browser.new_tab().unwrap();
-        tab.navigate_to(&url).unwrap().wait_until_navigated().unwrap();
-        // Through JSON, so arrays come back as values, not as remote objects.
-        let eval = |js: &str| -> Value {
-            let text = tab
-                .evaluate(&format!("JSON.stringify({js})"), false)
-                .unwrap()
-                .value;
-            serde_json::from_str(text.as_ref().and_then(Value::as_str).unwrap_or("null")).unwrap()
-        };
+        let tab = driven.new_tab();
+        tab.navigate(&url);
+        let eval = |js: &str| tab.eval(js);
         assert_eq!(eval("document.scripts.length"), json!(1));
         assert_eq!(
             eval(&format!(
@@ -312,7 +302,7 @@ async fn the_report_renders_in_chromium_with_the_numbers_of_campaign_status() {
             serde_json::to_string(&format!("{base}/invite/")).unwrap()
         ));
         assert_eq!(links, json!(31));
-        tab.find_element("#filter select").unwrap().click().unwrap();
+        tab.click("#filter select");
         let shown = eval(
             "(() => { const s = document.querySelector('#filter select'); s.value = 'completed'; \
              s.dispatchEvent(new Event('change')); \
@@ -320,7 +310,7 @@ async fn the_report_renders_in_chromium_with_the_numbers_of_campaign_status() {
                      document.querySelector('#filter output').textContent]; })()",
         );
         assert_eq!(shown, json!([completed, format!("{completed} of 33 rows")]));
-        tab.find_element("#row-table th:nth-child(2)").unwrap().click().unwrap();
+        tab.click("#row-table th:nth-child(2)");
         let sorted = wait_for(
             &tab,
             "(() => { const n = Array.from(document.querySelectorAll('#row-table tbody tr')).map(r => r.cells[1].textContent); \
@@ -355,7 +345,7 @@ async fn the_invite_page_walks_a_client_through_signup_in_chromium() {
     tokio::task::spawn_blocking(move || {
         let api = |id: &str| handle.block_on(client.get_invitation(id)).unwrap();
         let driven = browser::launch();
-        let tab = driven.browser.new_tab().unwrap();
+        let tab = driven.new_tab();
         let status_is = |want: &str| {
             wait_for(
                 &tab,
@@ -365,43 +355,47 @@ async fn the_invite_page_walks_a_client_through_signup_in_chromium() {
         };
 
         // Opening the link is a view.
-        tab.navigate_to(&inv.url).unwrap().wait_until_navigated().unwrap();
+        tab.navigate(&inv.url);
         assert_eq!(status_is("pending"), json!("pending"));
-        let shown = tab.find_element("strong").unwrap().get_inner_text().unwrap();
+        let shown = tab.text("strong").unwrap();
         assert_eq!(shown, "O'Brien & <Sons>");
         let seen = api(&inv.id);
         assert_eq!(seen.status, InvitationStatus::Pending);
         assert!(seen.viewed_at.is_some(), "opening the page sets viewedAt");
 
-        tab.find_element("#start").unwrap().click().unwrap();
+        tab.click("#start");
         assert_eq!(status_is("in_progress"), json!("in_progress"));
         let started = api(&inv.id);
         assert_eq!(started.status, InvitationStatus::InProgress);
         assert!(started.started_at.is_some());
 
-        tab.find_element("#complete").unwrap().click().unwrap();
+        tab.click("#complete");
         assert_eq!(status_is("completed"), json!("completed"));
         let done = api(&inv.id);
         assert_eq!(done.status, InvitationStatus::Completed);
         let sender = done.sender_id.clone().expect("a sender for the connected account");
-        let page = tab.find_element("body").unwrap().get_inner_text().unwrap();
+        let page = tab.text("body").unwrap();
         assert!(page.contains("You're connected") && page.contains(&sender), "{page}");
         // A reload shows the same; nothing is submitted twice.
-        tab.reload(false, None).unwrap().wait_until_navigated().unwrap();
+        tab.reload();
         assert_eq!(status_is("completed"), json!("completed"));
         assert_eq!(api(&inv.id).sender_id, Some(sender));
 
         // A client who starts and gives up is `failed` in the API, and may start again.
-        tab.navigate_to(&other.url).unwrap().wait_until_navigated().unwrap();
+        tab.navigate(&other.url);
         assert_eq!(status_is("pending"), json!("pending"));
-        tab.find_element("#start").unwrap().click().unwrap();
+        tab.click("#start");
         assert_eq!(status_is("in_progress"), json!("in_progress"));
-        tab.find_element("#abandon").unwrap().click().unwrap();
+        tab.click("#abandon");
         assert_eq!(status_is("failed"), json!("failed"));
         let gave_up = api(&other.id);
         assert_eq!(gave_up.status, InvitationStatus::Failed);
         assert_eq!(gave_up.failure_reason.as_deref(), Some("signup_abandoned"));
-        assert!(tab.find_element("#start").is_ok(), "a failed signup can start again");
+        assert_eq!(
+            tab.eval("document.querySelector('#start') !== null"),
+            json!(true),
+            "a failed signup can start again"
+        );
     })
     .await
     .unwrap();
