@@ -295,6 +295,20 @@ pub enum CampaignCommand {
         #[arg(long)]
         refresh: bool,
     },
+    /// Write the campaign's report: one self-contained HTML page with the funnel, completions
+    /// over time, time to complete and every row. With --json, print its numbers instead.
+    Report {
+        /// The campaign's name.
+        name: String,
+        /// Where to write the page (default: NAME.report.html in the current directory;
+        /// with --json, no page unless this is given).
+        #[arg(long, short = 'o', value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Bring every invitation's status up to date from the API first (one pass over
+        /// the invitation list) and record it in the journal.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Cancel the campaign's invitations that are still open (pending, in progress, failed).
     Cleanup {
         /// The campaign's name.

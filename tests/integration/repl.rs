@@ -497,7 +497,7 @@ fn errors_are_numbered_as_history_numbers_them_and_help_suggests() {
 fn a_missing_property_of_an_api_result_says_so_and_the_last_result_is_kept() {
     let done = piped(
         &["--keep-going"],
-        "let inv = zavu.invitations.create(#{ clientName: \"A\" });\ninv.clientname\nlet mine = #{ a: 1 };\nprint(`${mine.b}`);\n20 + 22\nprint(_ + 1);\nzavu.invitations.get(inv.id)\nprint(_.invitation.clientName);\n",
+        "let inv = zavu.invitations.create(#{ clientName: \"A\" });\ninv.clientname\nlet mine = #{ a: 1 };\nprint(`${mine.b}`);\nmine.c = 3; mine[\"d\"] = 4;\nprint(mine.len());\n20 + 22\nprint(_ + 1);\nzavu.invitations.get(inv.id)\nprint(_.invitation.clientName);\n",
     );
     assert!(
         done.stderr
@@ -509,7 +509,9 @@ fn a_missing_property_of_an_api_result_says_so_and_the_last_result_is_kept() {
     // result that was something.
     let lines = done.lines();
     assert_eq!(lines[0], "");
-    assert_eq!(lines[1], "42");
-    assert_eq!(lines[2], "43");
+    // New keys land in the session's maps, by property and by index.
+    assert_eq!(lines[1], "3");
+    assert_eq!(lines[2], "42");
+    assert_eq!(lines[3], "43");
     assert_eq!(lines.last(), Some(&"A"), "{}", done.stdout);
 }

@@ -6,7 +6,7 @@
 //! field the API leaves out must read as `()` there.
 
 use crate::api::validate::suggest;
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
+use rhai::{Dynamic, Engine, Map};
 
 /// What kind of API object a map is, if it is one.
 fn kind(map: &Map) -> Option<&'static str> {
@@ -43,15 +43,44 @@ pub fn complaint(map: &Map, prop: &str) -> Option<String> {
     ))
 }
 
-pub fn register(engine: &mut Engine) {
-    #[allow(deprecated)] // marked volatile, not deprecated
-    engine.on_map_missing_property(|map, prop, _ctx| match complaint(map, prop) {
-        Some(message) => Err(Box::new(EvalAltResult::ErrorRuntime(
-            Dynamic::from(message),
-            Position::NONE,
-        ))),
-        None => Ok(Dynamic::UNIT.into()),
-    });
+/// The map path and the property of an input that only reads a property: `inv.clientname`
+/// gives `("inv", "clientname")`. Only a chain of plain names, so evaluating the path again
+/// to look at the map has no side effects (no calls, no indexing expressions).
+pub fn property_read(code: &str) -> Option<(&str, &str)> {
+    let text = code.trim().trim_end_matches(';').trim_end();
+    let (path, prop) = text.rsplit_once('.')?;
+    let name = |s: &str| {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (path.split('.').all(name) && name(prop)).then_some((path, prop))
+}
+
+/// After an input that read `path.prop` and gave `()`: the complaint, when `path` is an API
+/// object without `prop`. Checked after the fact, not with Rhai's missing-property hook,
+/// because that hook also runs for assignments (`m.k = v`, `m["k"] = v`) and cannot tell
+/// them from reads, so it would swallow every new key a session adds to its own maps.
+pub fn after_read(
+    engine: &Engine,
+    scope: &mut rhai::Scope,
+    code: &str,
+    value: &Dynamic,
+) -> Option<String> {
+    if !value.is_unit() {
+        return None;
+    }
+    let (path, prop) = property_read(code)?;
+    let parent = engine
+        .eval_expression_with_scope::<Dynamic>(scope, path)
+        .ok()?;
+    let map = parent.read_lock::<Map>()?;
+    if map.contains_key(prop) {
+        return None;
+    }
+    complaint(&map, prop)
 }
 
 #[cfg(test)]
@@ -74,5 +103,18 @@ mod tests {
         let mut mine = Map::new();
         mine.insert("a".into(), Dynamic::UNIT);
         assert_eq!(complaint(&mine, "b"), None);
+    }
+
+    #[test]
+    fn only_a_chain_of_plain_names_is_a_property_read() {
+        assert_eq!(property_read("inv.clientname"), Some(("inv", "clientname")));
+        assert_eq!(
+            property_read(" __last.invitation.id ; "),
+            Some(("__last.invitation", "id"))
+        );
+        assert_eq!(property_read("inv"), None);
+        assert_eq!(property_read("f().x"), None);
+        assert_eq!(property_read("m[\"k\"].x"), None);
+        assert_eq!(property_read("m.k = 1"), None);
     }
 }

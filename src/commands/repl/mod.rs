@@ -68,8 +68,6 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         bridge: session.bridge.clone(),
         memory,
     });
-    let mut engine = engine;
-    missing::register(&mut engine);
     let mut repl = Repl {
         engine,
         scope: engine::new_scope(&[]),
@@ -330,6 +328,12 @@ impl Repl {
         self.stop.reset();
         match result {
             Ok(value) => {
+                if let Some(said) = missing::after_read(&self.engine, &mut self.scope, text, &value)
+                {
+                    self.fail(1);
+                    eprintln!("{} {name}: {said}", self.err.red("error:"));
+                    return false;
+                }
                 self.show(&value);
                 // `_` is the last result that was something.
                 if !value.is_unit() {
