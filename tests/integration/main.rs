@@ -18,5 +18,6 @@ mod repl;
 mod sandbox_server;
 mod scripts_after_onboarding;
 mod seed_scripts;
+mod state;
 mod template_sends;
 mod wire_edges;
