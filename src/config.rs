@@ -36,6 +36,9 @@ pub struct Globals {
     pub base_url: Option<String>,
     pub sandbox: bool,
     pub state_dir: Option<PathBuf>,
+    /// `--state-url` / `ZAVU_STATE_URL`: PostgreSQL for shared state; none means the state
+    /// directory.
+    pub state_url: Option<String>,
     pub json: bool,
     pub rate: Option<u32>,
     pub timeout: Duration,
@@ -48,6 +51,7 @@ pub enum Command {
     Check { file: PathBuf },
     Campaign(CampaignAction),
     Sandbox(SandboxSettings),
+    State(StateAction),
     Cron(CronSettings),
     Listen(ListenSettings),
     Repl(ReplSettings),
@@ -79,6 +83,11 @@ pub enum CampaignAction {
         out: Option<PathBuf>,
         refresh: bool,
     },
+}
+
+pub enum StateAction {
+    Migrate,
+    Status,
 }
 
 pub struct SandboxSettings {
@@ -158,6 +167,10 @@ impl Invocation {
                     .rate_limit
                     .unwrap_or(crate::sandbox::DEFAULT_BUDGET_PER_MINUTE),
             }),
+            cli::Command::State { action } => Command::State(match action {
+                cli::StateCommand::Migrate => StateAction::Migrate,
+                cli::StateCommand::Status => StateAction::Status,
+            }),
             cli::Command::Cron(a) => Command::Cron(CronSettings {
                 file: a.file,
                 test: a.test,
@@ -205,6 +218,7 @@ impl Invocation {
                 state_dir: g
                     .state_dir
                     .or_else(|| env("ZAVU_SCRIPT_STATE_DIR").map(PathBuf::from)),
+                state_url: g.state_url.or_else(|| env("ZAVU_STATE_URL")),
                 json: g.json,
                 rate: g.rate,
                 timeout: Duration::from_secs(g.timeout),
@@ -254,6 +268,8 @@ pub struct Config {
     pub target: Target,
     pub api_key: Option<ApiKey>,
     state_dir: PathBuf,
+    /// Where shared state lives: the state directory, or a PostgreSQL database.
+    pub state: crate::state::Backend,
     pub json: bool,
     pub rate_cap_per_minute: Option<u32>,
     pub timeout: Duration,
@@ -279,10 +295,13 @@ impl Config {
             Some(d) => d.clone(),
             None => default_state_dir()?,
         };
+        let state = crate::state::Backend::from_setting(g.state_url.as_deref(), state_dir.clone())
+            .map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Config {
             target,
             api_key,
             state_dir,
+            state,
             json: g.json,
             rate_cap_per_minute: g.rate,
             timeout: g.timeout,

@@ -54,6 +54,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Keep shared state (cron runs and leases) in this PostgreSQL database instead of the
+    /// state directory, so several machines can run `cron` together:
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE [env: ZAVU_STATE_URL]. Prefer the
+    /// environment for a URL with a password.
+    #[arg(long, global = true, value_name = "URL")]
+    pub state_url: Option<String>,
+
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
@@ -98,6 +105,11 @@ pub enum Command {
     },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Look after the shared state: schema migrations, replicas, leases.
+    State {
+        #[command(subcommand)]
+        action: StateCommand,
+    },
     /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
     Cron(CronArgs),
     /// Receive the project webhook and run a script for each invitation status change,
@@ -320,4 +332,14 @@ pub enum CampaignCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Bring the state database's schema up to date (replicas also do it when they start);
+    /// prints the version before and after.
+    Migrate,
+    /// The backend, its schema version, the replicas seen with their last heartbeat, who
+    /// holds which lease, and each cron job's progress.
+    Status,
 }

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("duration", 0),
     ("memory", 0),
     ("stop", 0),
+    ("state", 0),
     ("client", 1),
     ("sandbox", 1),
     ("campaign", 2),

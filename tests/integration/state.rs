@@ -1,6 +1,7 @@
-//! The shared state backend: the PostgreSQL the tests run against.
+//! The shared state backend: the PostgreSQL the tests run against, schema migrations
+//! applied once however many processes start together, and `zavu-script state`.
 
-use crate::support::pg;
+use crate::support::{Zs, pg};
 
 /// Each test gets a database of its own on the one cluster: what one writes, another
 /// never sees.
@@ -28,4 +29,216 @@ async fn each_test_gets_its_own_database() {
     let err = b.query_one("SELECT n FROM marks", &[]).await.unwrap_err();
     let db = err.as_db_error().expect("an error from the server");
     assert!(db.message().contains("does not exist"), "{db}");
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+async fn version_rows(url: &str) -> Vec<(i32, String)> {
+    connect(url)
+        .await
+        .query(
+            "SELECT version, name FROM zavu_script.schema_version ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("schema_version")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_migrate_applies_once_and_status_shows_the_version() {
+    let url = pg::database().await;
+    let first = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "migrate"])
+        .run()
+        .await;
+    first.ok();
+    assert!(
+        first.stdout.contains("schema migrated from version 0 to 1"),
+        "{}",
+        first.stdout
+    );
+    let again = Zs::bare()
+        .args(["--state-url", &url, "state", "migrate"])
+        .run()
+        .await;
+    again.ok();
+    assert!(
+        again.stdout.contains("schema already at version 1"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(version_rows(&url).await, [(1, "replicas_and_cron".into())]);
+
+    let status = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "status"])
+        .run()
+        .await;
+    status.ok();
+    assert!(
+        status.stdout.contains("backend: PostgreSQL at postgres://"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("schema: version 1 (the newest this zavu-script knows)"),
+        "{}",
+        status.stdout
+    );
+    let json = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["--json", "state", "status"])
+        .run()
+        .await;
+    json.ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    assert_eq!(v["schema"]["version"], 1);
+    assert_eq!(v["schema"]["pending"], serde_json::json!([]));
+}
+
+/// Replicas started together all migrate on start: the advisory lock makes exactly one
+/// apply each migration, and the others find it done.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_migrations_apply_each_version_once() {
+    let url = pg::database().await;
+    let runs = (0..4).map(|_| {
+        Zs::bare()
+            .env("ZAVU_STATE_URL", &url)
+            .args(["state", "migrate"])
+            .run()
+    });
+    let done = futures::future::join_all(runs).await;
+    let migrated = done
+        .iter()
+        .inspect(|d| {
+            d.ok();
+        })
+        .filter(|d| d.stdout.contains("migrated from version 0 to 1"))
+        .count();
+    assert_eq!(migrated, 1, "{done:#?}");
+    assert_eq!(version_rows(&url).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_schema_is_refused_and_left_alone() {
+    let url = pg::database().await;
+    Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "migrate"])
+        .run()
+        .await
+        .ok();
+    connect(&url)
+        .await
+        .execute(
+            "INSERT INTO zavu_script.schema_version (version, name, applied_by) \
+             VALUES (99, 'from_the_future', 'a newer release')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let refused = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "migrate"])
+        .run()
+        .await;
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains(
+            "the state database is at schema version 99; this zavu-script knows up to 1 — upgrade it"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(version_rows(&url).await.len(), 2);
+}
+
+/// The URL's password never reaches output, and a bad setting names itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_url_password_stays_secret_and_bad_urls_are_named() {
+    let url = pg::database().await;
+    // The test cluster trusts loopback, so any password connects.
+    let mut with_password = url::Url::parse(&url).unwrap();
+    with_password.set_password(Some("hunter2-secret")).unwrap();
+    let status = Zs::bare()
+        .env("ZAVU_STATE_URL", with_password.as_str())
+        .args(["state", "status"])
+        .run()
+        .await;
+    status.ok();
+    let all = format!("{}{}", status.stdout, status.stderr);
+    assert!(!all.contains("hunter2-secret"), "{all}");
+    assert!(all.contains("zavu:***@127.0.0.1"), "{all}");
+    assert!(all.contains("run `zavu-script state migrate`"), "{all}");
+
+    let bad = Zs::bare()
+        .args([
+            "--state-url",
+            "mysql://u:hunter2-secret@h/db",
+            "state",
+            "status",
+        ])
+        .run()
+        .await;
+    bad.expect_code(2);
+    assert!(
+        bad.stderr.contains("--state-url / ZAVU_STATE_URL"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!bad.stderr.contains("hunter2-secret"), "{}", bad.stderr);
+
+    // Nobody listens on port 1: the error says where it tried and what it was doing.
+    let down = Zs::bare()
+        .args([
+            "--state-url",
+            "postgres://u:hunter2-secret@127.0.0.1:1/db",
+            "state",
+            "migrate",
+        ])
+        .run()
+        .await;
+    down.expect_code(2);
+    assert!(
+        down.stderr
+            .contains("state database postgres://u:***@127.0.0.1:1/db: connecting"),
+        "{}",
+        down.stderr
+    );
+    assert!(!down.stderr.contains("hunter2-secret"), "{}", down.stderr);
+}
+
+/// Without a URL nothing changes: state stays in the state directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_url_the_state_directory_is_the_backend() {
+    let zs = Zs::bare().args(["state", "status"]);
+    let dir = zs.state_dir().display().to_string();
+    let status = zs.run().await;
+    status.ok();
+    assert!(
+        status
+            .stdout
+            .contains(&format!("backend: SQLite and files in {dir}")),
+        "{}",
+        status.stdout
+    );
+    let migrate = Zs::bare().args(["state", "migrate"]).run().await;
+    migrate.ok();
+    assert!(
+        migrate.stdout.contains("nothing to do"),
+        "{}",
+        migrate.stdout
+    );
 }

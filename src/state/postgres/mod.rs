@@ -1,0 +1,10 @@
+//! The PostgreSQL side of the state layer: [`connect`] opens connections that say who
+//! they are (in `pg_stat_activity`) and live in the `zavu_script` schema, [`migrate`]
+//! brings the schema up to date under an advisory lock.
+//!
+//! Every statement uses the database's clock (`now()`) for leases, never a replica's.
+
+pub mod connect;
+pub mod migrate;
+
+pub use connect::{Conn, connect};
