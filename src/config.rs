@@ -108,6 +108,8 @@ pub struct CronSettings {
     pub missed_grace: Duration,
     pub shutdown_grace: Duration,
     pub job_timeout: Duration,
+    pub crontab_name: Option<String>,
+    pub lease_ttl: Duration,
     pub limits: Limits,
 }
 
@@ -181,6 +183,8 @@ impl Invocation {
                 missed_grace: a.missed_grace,
                 shutdown_grace: a.shutdown_grace,
                 job_timeout: a.job_timeout,
+                crontab_name: a.crontab_name,
+                lease_ttl: a.lease_ttl,
                 limits: limits(&a.limits),
             }),
             cli::Command::Listen(a) => Command::Listen(ListenSettings {

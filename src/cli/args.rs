@@ -254,6 +254,15 @@ pub struct CronArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m",
           value_parser = crate::duration::parse)]
     pub job_timeout: std::time::Duration,
+    /// With --state-url: the name replicas on every machine share this crontab under
+    /// (default: the crontab's file name).
+    #[arg(long, value_name = "NAME")]
+    pub crontab_name: Option<String>,
+    /// With --state-url: how long a running job's lease lasts without a heartbeat (renewed
+    /// every third of it); a replica silent for longer has its runs recorded as lost.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::duration::parse)]
+    pub lease_ttl: std::time::Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

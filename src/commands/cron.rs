@@ -5,9 +5,11 @@ use super::session::Session;
 use crate::config::{Config, CronSettings, Globals};
 use crate::cron::clock::SystemClock;
 use crate::cron::load::{self, Defaults, Loaded};
+use crate::cron::shared::Shared;
 use crate::cron::{next_lines, run, scheduler, state};
 use crate::error::Error;
 use crate::service_log::Log;
+use crate::state::{Backend, backend::PgTarget};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -61,9 +63,40 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
         Arc::new(SystemClock),
         state_file,
     );
+    let scheduler = match &config.state {
+        Backend::Sqlite { .. } => scheduler,
+        Backend::Postgres(target) => scheduler.shared(shared_state(runtime, settings, target)?),
+    };
     let outcome = runtime.block_on(scheduler.run());
     session.close(runtime);
     outcome
+}
+
+/// The link to the other replicas: the crontab under its shared name, its text's digest
+/// (so replicas that disagree show in `state status`), the lease length.
+fn shared_state(
+    runtime: &Runtime,
+    settings: &CronSettings,
+    target: &PgTarget,
+) -> Result<Shared, Error> {
+    if settings.lease_ttl < std::time::Duration::from_millis(300) {
+        return Err(Error::Usage(format!(
+            "--lease-ttl {}: too short to renew; use at least 300ms",
+            crate::duration::format(settings.lease_ttl)
+        )));
+    }
+    let name = settings.crontab_name.clone().unwrap_or_else(|| {
+        settings
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "crontab".into())
+    });
+    let text = std::fs::read_to_string(&settings.file).map_err(|source| Error::Io {
+        path: settings.file.clone(),
+        source,
+    })?;
+    Ok(runtime.block_on(Shared::open(target, name, &text, settings.lease_ttl))?)
 }
 
 /// The crontab, checked; a bad one is reported line by line on stderr.

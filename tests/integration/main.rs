@@ -10,6 +10,7 @@ mod client_contract;
 mod client_resilience;
 mod completions;
 mod cron;
+mod cron_replicas;
 mod engine_scripts;
 mod hostile;
 mod layers;

@@ -5,6 +5,7 @@
 //! Every statement uses the database's clock (`now()`) for leases, never a replica's.
 
 pub mod connect;
+pub mod cron;
 pub mod migrate;
 
 pub use connect::{Conn, connect};
