@@ -38,13 +38,9 @@ pub(super) fn plan_only(
     let mut seen: HashMap<u64, u64> = HashMap::new();
     for (i, row) in rows.enumerate() {
         let result = match row {
-            SourceRow::Invalid(p) => {
-                tally.invalid += 1;
-                invalid_result(&p)
-            }
+            SourceRow::Invalid(p) => invalid_result(&p),
             SourceRow::Ready(planned) => {
                 if let Some(first) = seen.get(&key_hash(&planned.key)) {
-                    tally.skipped += 1;
                     duplicate_result(&planned, *first)
                 } else {
                     seen.insert(key_hash(&planned.key), planned.line);
@@ -53,33 +49,27 @@ pub(super) fn plan_only(
                         None => None,
                     };
                     match entry {
-                        Some(e) if e.state == RowState::Created => {
-                            tally.skipped += 1;
-                            earlier_result(&planned, &e)
-                        }
+                        Some(e) if e.state == RowState::Created => earlier_result(&planned, &e),
                         _ if let Some(inv) =
                             existing.find(planned.email.as_deref(), planned.phone.as_deref()) =>
                         {
-                            tally.skipped += 1;
                             existing_result(&planned, inv)
                         }
-                        _ => {
-                            tally.planned += 1;
-                            RowResult {
-                                row: planned.line,
-                                key: Some(planned.key.clone()),
-                                action: Action::Planned,
-                                invitation_id: None,
-                                url: None,
-                                status: None,
-                                error_code: None,
-                                message: None,
-                            }
-                        }
+                        _ => RowResult {
+                            row: planned.line,
+                            key: Some(planned.key.clone()),
+                            action: Action::Planned,
+                            invitation_id: None,
+                            url: None,
+                            status: None,
+                            error_code: None,
+                            message: None,
+                        },
                     }
                 }
             }
         };
+        tally.count(&result);
         if let Some(r) = report.as_mut() {
             r.write(&result).map_err(CampaignError::Setup)?;
         }

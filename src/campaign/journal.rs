@@ -142,13 +142,23 @@ pub type Counts = BTreeMap<String, i64>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CampaignId(i64);
 
+impl CampaignId {
+    /// The id as stored, for the journal's own SQL in sibling files.
+    pub(super) fn raw(self) -> i64 {
+        self.0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignInfo {
     pub id: CampaignId,
     pub target: String,
     pub name: String,
     pub created_at_ms: i64,
+    /// Source rows the journal knows, duplicates included.
     pub rows: i64,
+    /// Rows with an invitation this campaign created.
+    pub invited: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +214,15 @@ impl Journal {
         })
     }
 
+    /// The connection, for the journal's own SQL in sibling files (run records).
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(super) fn error(&self, source: rusqlite::Error) -> JournalError {
+        self.err(source)
+    }
+
     fn err(&self, source: rusqlite::Error) -> JournalError {
         JournalError {
             path: self.path.clone(),
@@ -252,6 +271,8 @@ impl Journal {
             .conn
             .prepare(
                 "SELECT c.id, c.target, c.name, c.created_at_ms, (SELECT COUNT(*) FROM rows r WHERE r.campaign_id = c.id)
+                   + (SELECT COUNT(*) FROM duplicates d WHERE d.campaign_id = c.id),
+                 (SELECT COUNT(*) FROM rows r WHERE r.campaign_id = c.id AND r.state = 'created')
                  FROM campaigns c WHERE c.key_fp = ?1 ORDER BY c.created_at_ms DESC, c.id DESC",
             )
             .map_err(|e| self.err(e))?;
@@ -263,6 +284,7 @@ impl Journal {
                     name: r.get(2)?,
                     created_at_ms: r.get(3)?,
                     rows: r.get(4)?,
+                    invited: r.get(5)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -500,8 +522,14 @@ impl Journal {
                 .map_err(|e| self.err(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
         };
+        let mut rows =
+            by("SELECT state, COUNT(*) FROM rows WHERE campaign_id = ?1 GROUP BY state")?;
+        let duplicates = self.duplicates(c)?;
+        if duplicates > 0 {
+            rows.insert("duplicate".into(), duplicates);
+        }
         Ok((
-            by("SELECT state, COUNT(*) FROM rows WHERE campaign_id = ?1 GROUP BY state")?,
+            rows,
             by("SELECT COALESCE(inv_status, 'unknown'), COUNT(*) FROM rows
                 WHERE campaign_id = ?1 AND state = 'created' GROUP BY 1")?,
         ))

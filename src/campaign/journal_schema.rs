@@ -55,8 +55,30 @@ const V1_ROW_COLUMNS: &[(&str, &str)] = &[
 ];
 const V1_CAMPAIGN_COLUMNS: &[(&str, &str)] = &[("refreshed_at_ms", "INTEGER")];
 
+/// Version 2: each run's record (how it ended, its counts) and the source rows found to
+/// duplicate an earlier row, so status and list repeat a run's own numbers.
+const V2_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    started_at_ms INTEGER NOT NULL,
+    ended_at_ms INTEGER,
+    outcome TEXT NOT NULL,
+    detail TEXT,
+    tally TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_campaign ON runs (campaign_id, id);
+CREATE TABLE IF NOT EXISTS duplicates (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    line INTEGER NOT NULL,
+    row_key TEXT NOT NULL,
+    first_line INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, line)
+);
+";
+
 /// The newest version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
@@ -89,6 +111,9 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         if version < 1 {
             add_columns(conn, "rows", V1_ROW_COLUMNS)?;
             add_columns(conn, "campaigns", V1_CAMPAIGN_COLUMNS)?;
+        }
+        if version < 2 {
+            conn.execute_batch(V2_TABLES)?;
         }
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))
     })();

@@ -33,6 +33,7 @@ pub mod report_page;
 mod report_svg;
 pub mod results;
 mod run_loop;
+pub mod runs;
 mod settings;
 mod settle;
 mod summary;
@@ -94,6 +95,7 @@ pub fn run<'a>(
     let campaign = journal.campaign(&target, &fp, &settings.name)?;
     journal.recover_sending(campaign)?;
     let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
+    let run = journal.start_run(campaign)?;
     let report = match &settings.report {
         Some(base) => Some(Report::create(base).map_err(CampaignError::Setup)?),
         None => None,
@@ -104,6 +106,7 @@ pub fn run<'a>(
         run_loop::Books {
             journal,
             campaign,
+            run,
             report,
             existing,
         },

@@ -7,6 +7,7 @@ use super::funnel::{self, Funnel};
 use super::journal::{CampaignId, Entry, Journal, Observed, RowState, journal_path};
 use super::lock::CampaignLock;
 use super::refresh::Refreshed;
+use super::runs::RunRecord;
 use crate::api::Invitation;
 use crate::client::{ApiClient, ClientError};
 use futures::StreamExt;
@@ -47,6 +48,8 @@ pub struct Status {
     pub rows: BTreeMap<String, i64>,
     /// Created rows by the invitation's last known status.
     pub invitations: BTreeMap<String, i64>,
+    /// The latest run, with the counts its summary line printed.
+    pub last_run: Option<RunRecord>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,6 +98,7 @@ pub async fn status(
         target: client.base_url().to_string(),
         rows,
         invitations,
+        last_run: journal.last_run(c)?,
     })
 }
 

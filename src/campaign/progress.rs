@@ -7,17 +7,24 @@
 //! The rate and ETA count only rows sent in this run: a resumed campaign skips its done
 //! rows in a blink, and that is not throughput.
 
+use super::results::{Action, RowResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Tally {
     pub created: u64,
     pub reconciled: u64,
+    /// Invited by an earlier run of this campaign.
     pub skipped: u64,
+    /// Already holding a live invitation made elsewhere in the project.
+    pub existing: u64,
+    /// The same client as an earlier row.
+    pub duplicate: u64,
     pub invalid: u64,
     pub failed: u64,
     pub planned: u64,
@@ -30,7 +37,44 @@ pub struct Tally {
 impl Tally {
     /// Rows with an outcome.
     pub fn done(&self) -> u64 {
-        self.created + self.reconciled + self.skipped + self.invalid + self.failed + self.planned
+        self.created
+            + self.reconciled
+            + self.skipped
+            + self.existing
+            + self.duplicate
+            + self.invalid
+            + self.failed
+            + self.planned
+    }
+
+    /// Counts one row's outcome. The one place a result becomes a count, so the summary,
+    /// the report's rows and the run's record in the journal cannot disagree.
+    pub fn count(&mut self, r: &RowResult) {
+        match r.action {
+            Action::Created => self.created += 1,
+            Action::Reconciled => self.reconciled += 1,
+            Action::Skipped if r.error_code.as_deref() == Some("already_invited") => {
+                self.existing += 1
+            }
+            Action::Skipped => self.skipped += 1,
+            Action::Duplicate => self.duplicate += 1,
+            Action::Invalid => self.invalid += 1,
+            Action::Failed => self.failed += 1,
+            Action::Planned => self.planned += 1,
+        }
+    }
+
+    /// `created 3, skipped 1, already invited 0, duplicate 1, invalid 1, failed 0`: the
+    /// same words in the summary line, `campaign status` and `campaign list`.
+    pub fn outcomes(&self) -> String {
+        let mut created = (self.created + self.reconciled).to_string();
+        if self.reconciled > 0 {
+            created.push_str(&format!(" ({} reconciled)", self.reconciled));
+        }
+        format!(
+            "created {created}, skipped {}, already invited {}, duplicate {}, invalid {}, failed {}",
+            self.skipped, self.existing, self.duplicate, self.invalid, self.failed
+        )
     }
 }
 
@@ -130,7 +174,7 @@ impl Progress {
         format!(
             "{pace} · created {} · skipped {} · invalid {} · retried {} · failed {}",
             t.created + t.reconciled,
-            t.skipped,
+            t.skipped + t.existing + t.duplicate,
             t.invalid,
             t.retried,
             t.failed
@@ -189,10 +233,12 @@ impl Progress {
         let secs = self.started.elapsed().as_secs_f64();
         if ending == Ending::DryRun {
             eprintln!(
-                "campaign {} (dry run): would create {}, skip {}, invalid {} — {} rows in {secs:.1} s, nothing sent",
+                "campaign {} (dry run): would create {}, skip {}, already invited {}, duplicate {}, invalid {} — {} rows in {secs:.1} s, nothing sent",
                 self.name,
                 t.planned,
                 t.skipped,
+                t.existing,
+                t.duplicate,
                 t.invalid,
                 t.done()
             );
@@ -208,19 +254,11 @@ impl Progress {
             ""
         };
         eprintln!(
-            "campaign {}: created {}{}, skipped {}, invalid {}, retried {}, failed {} — {} rows in {secs:.1} s{pace}{interrupted}",
+            "campaign {}: {} — {} rows in {secs:.1} s{pace}, {} retried{interrupted}",
             self.name,
-            t.created + t.reconciled,
-            if t.reconciled > 0 {
-                format!(" ({} reconciled)", t.reconciled)
-            } else {
-                String::new()
-            },
-            t.skipped,
-            t.invalid,
-            t.retried,
-            t.failed,
+            t.outcomes(),
             t.done(),
+            t.retried,
         );
     }
 }

@@ -16,8 +16,10 @@ pub enum Action {
     Created,
     /// An earlier attempt whose answer was lost did create it; adopted, not resent.
     Reconciled,
-    /// Already invited by an earlier run, or a duplicate of an earlier row.
+    /// Already invited: by an earlier run, or elsewhere in the project (`already_invited`).
     Skipped,
+    /// The same client (row key) as an earlier row of the source; not sent.
+    Duplicate,
     /// Refused by the contract (here or by the server); not sent.
     Invalid,
     /// Not invited this time; retried on the next run.
@@ -32,6 +34,7 @@ impl Action {
             Action::Created => "created",
             Action::Reconciled => "reconciled",
             Action::Skipped => "skipped",
+            Action::Duplicate => "duplicate",
             Action::Invalid => "invalid",
             Action::Failed => "failed",
             Action::Planned => "planned",
@@ -83,7 +86,7 @@ pub fn duplicate_result(p: &Planned, first: u64) -> RowResult {
     RowResult {
         row: p.line,
         key: Some(p.key.clone()),
-        action: Action::Skipped,
+        action: Action::Duplicate,
         invitation_id: None,
         url: None,
         status: None,

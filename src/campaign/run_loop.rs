@@ -15,6 +15,7 @@ use super::results::{
     Action, RowResult, created_result, duplicate_result, earlier_result, existing_result,
     invalid_result, unsent_result,
 };
+use super::runs::{Outcome, RunId};
 use super::settings::{Env, Settings};
 use super::summary::{Halt, Summary};
 use crate::api::Invitation;
@@ -33,6 +34,8 @@ pub(super) fn now_ms() -> i64 {
 pub(super) struct Books {
     pub journal: Journal,
     pub campaign: CampaignId,
+    /// This run's record in the journal.
+    pub run: RunId,
     pub report: Option<Report>,
     /// The project's clients who already hold a live invitation.
     pub existing: Existing,
@@ -49,6 +52,7 @@ pub(super) fn send(
     let Books {
         journal,
         campaign,
+        run: run_id,
         report,
         existing,
     } = books;
@@ -57,6 +61,7 @@ pub(super) fn send(
         settings,
         journal,
         campaign,
+        run_id,
         report,
         existing,
         progress: Progress::new(&settings.name, total, settings.quiet),
@@ -84,6 +89,18 @@ pub(super) fn send(
     }
     if let Some(skew) = run.skew.skew() {
         let _ = run.journal.set_clock_offset(campaign, skew.offset_ms);
+    }
+    let (outcome, detail) = match &run.halted {
+        None => (Outcome::Finished, None),
+        Some(Halt::Interrupted(why)) => (Outcome::Interrupted, Some(why.clone())),
+        Some(Halt::Api(e)) => (Outcome::Halted, Some(e.to_string())),
+        Some(Halt::Journal(e)) => (Outcome::Halted, Some(e.clone())),
+    };
+    if let Err(e) = run
+        .journal
+        .end_run(run_id, outcome, detail.as_deref(), &run.tally)
+    {
+        tracing::warn!("campaign: could not record how the run ended: {e}");
     }
     let Run {
         progress,
@@ -123,6 +140,7 @@ pub(super) struct Run<'e, 's> {
     pub(super) settings: &'s Settings,
     pub(super) journal: Journal,
     pub(super) campaign: CampaignId,
+    pub(super) run_id: RunId,
     pub(super) report: Option<Report>,
     pub(super) existing: Existing,
     pub(super) progress: Progress,
@@ -143,14 +161,7 @@ pub(super) struct Run<'e, 's> {
 
 impl Run<'_, '_> {
     pub(super) fn record(&mut self, r: RowResult) {
-        match r.action {
-            Action::Created => self.tally.created += 1,
-            Action::Reconciled => self.tally.reconciled += 1,
-            Action::Skipped => self.tally.skipped += 1,
-            Action::Invalid => self.tally.invalid += 1,
-            Action::Failed => self.tally.failed += 1,
-            Action::Planned => self.tally.planned += 1,
-        }
+        self.tally.count(&r);
         if let Some(rep) = self.report.as_mut()
             && let Err(e) = rep.write(&r)
             && self.halted.is_none()
@@ -268,6 +279,10 @@ impl Run<'_, '_> {
                     }
                 }
             }
+            // The run's counts so far go with the batch, so a killed run's record is as
+            // current as its rows.
+            let saved = self.journal.save_run(self.run_id, &self.tally);
+            self.journal(saved);
             let committed = self.journal.commit();
             if self.journal(committed).is_none() {
                 // The marks may not be on disk: sending now could not be reconciled.
@@ -302,6 +317,8 @@ impl Run<'_, '_> {
                 _ = tick.tick() => self.progress.update(&self.tally),
             }
         }
+        let saved = self.journal.save_run(self.run_id, &self.tally);
+        self.journal(saved);
         let committed = self.journal.commit();
         self.journal(committed);
     }
@@ -340,6 +357,10 @@ impl Run<'_, '_> {
             let h = key_hash(&planned.key);
             if let Some(first) = self.seen.get(&h) {
                 let first = *first;
+                let r =
+                    self.journal
+                        .mark_duplicate(self.campaign, planned.line, &planned.key, first);
+                self.journal(r);
                 self.record(duplicate_result(&planned, first));
                 return None;
             }

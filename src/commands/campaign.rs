@@ -19,7 +19,11 @@ fn line(counts: &BTreeMap<String, i64>) -> String {
     }
     counts
         .iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        // A row state's name as the summary line words it.
+        .map(|(k, v)| match k.as_str() {
+            "existing" => format!("already invited {v}"),
+            _ => format!("{k} {v}"),
+        })
         .collect::<Vec<_>>()
         .join(" · ")
 }
@@ -40,13 +44,24 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
             .map_err(Error::from)
             .map(|s| {
                 if config.json {
-                    output::json_line(
-                        &json!({"name": s.name, "target": s.target, "rows": s.rows, "invitations": s.invitations}),
-                    );
+                    output::json_line(&json!({
+                        "name": s.name, "target": s.target, "rows": s.rows,
+                        "invitations": s.invitations,
+                        "lastRun": s.last_run.as_ref().map(|r| r.to_json()),
+                    }));
                 } else {
-                    println!("campaign {} — {} (key {})", s.name, s.target, client.key().redacted());
-                    println!("rows:         {}", line(&s.rows));
+                    let total: i64 = s.rows.values().sum();
+                    println!(
+                        "campaign {} — {} (key {})",
+                        s.name,
+                        s.target,
+                        client.key().redacted()
+                    );
+                    println!("rows:         {} ({total} rows)", line(&s.rows));
                     println!("invitations:  {}", line(&s.invitations));
+                    if let Some(run) = &s.last_run {
+                        println!("last run:     {}", run.describe());
+                    }
                 }
             }),
         CampaignAction::Cleanup { name, dry_run, yes } => {
@@ -79,27 +94,54 @@ fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Res
     let all = journal
         .campaigns(&client.key().fingerprint())
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let usage = |e: crate::campaign::journal::JournalError| Error::Usage(e.to_string());
+    let mut runs = Vec::with_capacity(all.len());
+    for c in &all {
+        runs.push(journal.last_run(c.id).map_err(usage)?);
+    }
     if config.json {
         let items: Vec<_> = all
             .iter()
-            .map(|c| {
-                json!({"name": c.name, "target": c.target, "rows": c.rows,
-                "createdAt": crate::api::Timestamp::from_millis(c.created_at_ms)})
+            .zip(&runs)
+            .map(|(c, run)| {
+                json!({"name": c.name, "target": c.target, "rows": c.rows, "invited": c.invited,
+                "createdAt": crate::api::Timestamp::from_millis(c.created_at_ms),
+                "lastRun": run.as_ref().map(|r| r.to_json())})
             })
             .collect();
         output::json_line(&serde_json::Value::Array(items));
     } else if all.is_empty() {
         println!("no campaigns yet for this key");
     } else {
-        for c in all {
-            println!(
-                "{}  {} rows  {}  first run {}",
-                c.name,
-                c.rows,
-                c.target,
-                crate::api::Timestamp::from_millis(c.created_at_ms)
-            );
-        }
+        let cells: Vec<Vec<String>> = all
+            .iter()
+            .zip(&runs)
+            .map(|(c, run)| {
+                let (when, outcome) = match run {
+                    Some(r) => (
+                        crate::api::Timestamp::from_millis(r.started_at_ms).to_string(),
+                        r.outcome.as_str().to_string(),
+                    ),
+                    None => ("—".into(), "—".into()),
+                };
+                vec![
+                    c.name.clone(),
+                    c.rows.to_string(),
+                    c.invited.to_string(),
+                    when,
+                    outcome,
+                    c.target.clone(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            output::table(
+                &["NAME", "ROWS", "INVITED", "LAST RUN", "OUTCOME", "TARGET"],
+                &["ROWS", "INVITED"],
+                &cells
+            )
+        );
     }
     Ok(())
 }

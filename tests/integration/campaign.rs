@@ -172,7 +172,7 @@ async fn a_finished_campaign_creates_nothing_on_rerun() {
     first.ok();
     assert_eq!(
         first.lines().last(),
-        Some(&"created 16, skipped 0, invalid 4, failed 0")
+        Some(&"created 16, skipped 0, already invited 0, duplicate 0, invalid 4, failed 0")
     );
     let posts = sb.stats().await["byStatus"]["201"].as_u64().unwrap();
     assert_eq!(posts, 16);
@@ -181,7 +181,7 @@ async fn a_finished_campaign_creates_nothing_on_rerun() {
     again.ok();
     assert_eq!(
         again.lines().last(),
-        Some(&"created 0, skipped 16, invalid 4, failed 0")
+        Some(&"created 0, skipped 16, already invited 0, duplicate 0, invalid 4, failed 0")
     );
     assert_eq!(sb.stats().await["byStatus"]["201"].as_u64().unwrap(), 16);
     assert_eq!(sb.invitation_count().await, 16);
@@ -214,8 +214,9 @@ async fn broken_rows_are_reported_each_with_its_line_and_the_rest_invited() {
             "row 3: invalid: row has 2 fields but the header has 5",
             "row 4: invalid: clientEmail: \"three@\" is not an email address",
             "row 5: invalid: no clientEmail or clientPhone to tell this client apart from others; add one, or give the campaign a `key` function",
+            "row 7: duplicate: same client as row 2",
             "row 8: invalid: expiresInDays: must be between 1 and 30 (got 0)",
-            "created 3, skipped 1, invalid 4, failed 0",
+            "created 3, skipped 0, already invited 0, duplicate 1, invalid 4, failed 0",
         ]
     );
     let by_email = emails(&sb).await;
@@ -227,15 +228,15 @@ async fn broken_rows_are_reported_each_with_its_line_and_the_rest_invited() {
     );
 
     // The report says the same, row by row, and is owner-only.
-    let report = std::fs::read_to_string(dir.path().join("mixed.report.csv")).unwrap();
+    let report = std::fs::read_to_string(dir.path().join("onboard-mixed.report.csv")).unwrap();
     assert!(report.starts_with("row,key,action,invitation_id,url,status,error_code,message\n"));
     assert!(
-        report.contains("7,one@example.com,skipped,,,,duplicate,same client as row 2"),
+        report.contains("7,one@example.com,duplicate,,,,duplicate,same client as row 2"),
         "{report}"
     );
     assert!(report.contains("10,six@example.com,created,"), "{report}");
     let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("mixed.report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("onboard-mixed.report.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(json.as_array().unwrap().len(), 8);
@@ -243,7 +244,7 @@ async fn broken_rows_are_reported_each_with_its_line_and_the_rest_invited() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(dir.path().join("mixed.report.csv")), 0o600);
+        assert_eq!(mode(dir.path().join("onboard-mixed.report.csv")), 0o600);
         assert_eq!(mode(dir.path().join("state")), 0o700);
         assert_eq!(mode(dir.path().join("state/journal.sqlite3")), 0o600);
     }
@@ -258,7 +259,7 @@ async fn dry_run_plans_without_sending() {
     plan.ok();
     assert_eq!(
         plan.lines().last(),
-        Some(&"dry run: would create 16, skip 0, invalid 4")
+        Some(&"dry run: would create 16, skip 0, already invited 0, duplicate 0, invalid 4")
     );
     assert!(plan.stderr.contains("nothing sent"), "{}", plan.stderr);
     // It reads the project (one list page, for clients already invited) and writes nothing.
@@ -270,7 +271,7 @@ async fn dry_run_plans_without_sending() {
     let plan = output(dry_run(&sb, state.path(), &csv)).await;
     assert_eq!(
         plan.lines().last(),
-        Some(&"dry run: would create 0, skip 16, invalid 4")
+        Some(&"dry run: would create 0, skip 16, already invited 0, duplicate 0, invalid 4")
     );
 }
 
@@ -376,11 +377,26 @@ async fn status_and_cleanup_from_the_command_line_and_from_scripts() {
     };
     let listed = output(zs(&["campaign", "list"])).await;
     listed.ok();
-    assert!(
-        listed.stdout.starts_with("onboard-clients  20 rows"),
+    let table: Vec<Vec<&str>> = listed
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        table[0],
+        [
+            "NAME", "ROWS", "INVITED", "LAST", "RUN", "OUTCOME", "TARGET"
+        ],
         "{}",
         listed.stdout
     );
+    assert_eq!(
+        table[1][..3],
+        ["onboard-clients", "20", "16"],
+        "{}",
+        listed.stdout
+    );
+    assert_eq!(table[1][4..], ["finished", sb.url()], "{}", listed.stdout);
     let status = output(zs(&[
         "--json",
         "campaign",
@@ -483,8 +499,8 @@ for x in r.results { if x.action != "created" { print(`${x.row} ${x.action} ${x.
     assert_eq!(
         lines,
         [
-            "2 1 1 0",
-            "3 skipped same client as row 1",
+            "2 0 1 0",
+            "3 duplicate same client as row 1",
             "4 invalid item 4 is string, not a map"
         ]
     );
@@ -552,7 +568,7 @@ async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
     second.ok();
     assert_eq!(
         second.lines().last(),
-        Some(&"created 1, skipped 290, invalid 0, failed 0"),
+        Some(&"created 1, skipped 0, already invited 290, duplicate 0, invalid 0, failed 0"),
         "{}",
         second.stderr
     );
@@ -560,7 +576,8 @@ async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
     assert_eq!(counts.len(), 291);
     assert!(counts.values().all(|n| *n == 1), "one invitation each");
     let report =
-        std::fs::read_to_string(copy_dir.path().join("copy-of-clients.report.csv")).unwrap();
+        std::fs::read_to_string(copy_dir.path().join("onboard-copy-of-clients.report.csv"))
+            .unwrap();
     let row = report
         .lines()
         .find(|l| l.contains(",client7@example.com,"))
@@ -588,7 +605,7 @@ async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
     third.ok();
     assert_eq!(
         third.lines().last(),
-        Some(&"created 1, skipped 289, invalid 0, failed 0"),
+        Some(&"created 1, skipped 0, already invited 289, duplicate 0, invalid 0, failed 0"),
         "only the cancelled one again"
     );
     let mut again = cmd(&third_dir.path().join("state-2"));
@@ -603,7 +620,7 @@ async fn a_client_is_invited_once_across_campaigns_journals_and_copies() {
     reinvited.ok();
     assert_eq!(
         reinvited.lines().last(),
-        Some(&"created 290, skipped 0, invalid 0, failed 0")
+        Some(&"created 290, skipped 0, already invited 0, duplicate 0, invalid 0, failed 0")
     );
 }
 
@@ -613,7 +630,7 @@ async fn reports_are_safe_files() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let csv = example_csv(dir.path());
-    let report = dir.path().join("clients.report.csv");
+    let report = dir.path().join("onboard-clients.report.csv");
     // An older report with wide modes is rewritten owner-only.
     std::fs::write(&report, "stale").unwrap();
     #[cfg(unix)]
@@ -634,7 +651,7 @@ async fn reports_are_safe_files() {
     // A dry run afterwards writes its plan beside the report, never over it.
     output(dry_run(&sb, &state, &csv)).await.ok();
     assert_eq!(std::fs::read_to_string(&report).unwrap(), real);
-    let plan = std::fs::read_to_string(dir.path().join("clients.report.plan.csv")).unwrap();
+    let plan = std::fs::read_to_string(dir.path().join("onboard-clients.report.plan.csv")).unwrap();
     assert!(plan.contains(",skipped,"), "{plan}");
 
     // A report path that is a symbolic link is refused; the file it points at is untouched.
@@ -645,7 +662,8 @@ async fn reports_are_safe_files() {
         std::fs::write(&victim, "precious").unwrap();
         let csv2 = other.path().join("clients.csv");
         std::fs::copy(&csv, &csv2).unwrap();
-        std::os::unix::fs::symlink(&victim, other.path().join("clients.report.csv")).unwrap();
+        std::os::unix::fs::symlink(&victim, other.path().join("onboard-clients.report.csv"))
+            .unwrap();
         let refused = output(onboard(&sb, &other.path().join("state"), &csv2)).await;
         refused.expect_code(1);
         assert!(

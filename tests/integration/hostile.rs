@@ -86,7 +86,7 @@ async fn an_unterminated_quote_in_a_csv_is_named_with_its_line() {
     );
     assert_eq!(
         done.lines().last(),
-        Some(&"created 1, skipped 0, invalid 1, failed 0")
+        Some(&"created 1, skipped 0, already invited 0, duplicate 0, invalid 1, failed 0")
     );
 }
 
@@ -180,7 +180,7 @@ fn csv_cases() -> Vec<CsvCase> {
                 b"\xEF\xBB\xBFclientName,clientEmail\r\nAcme,a@x.example\r\nBeta,b@x.example\r\n"
                     .to_vec(),
             code: 0,
-            says: "created 2, skipped 0, invalid 0, failed 0",
+            says: "created 2, skipped 0, already invited 0, duplicate 0, invalid 0, failed 0",
             invited: 2,
         },
         CsvCase {
@@ -188,7 +188,7 @@ fn csv_cases() -> Vec<CsvCase> {
             bytes: format!("{header}\"Acme\nHoldings\",a@x.example\nBeta,b@x.example\n")
                 .into_bytes(),
             code: 0,
-            says: "created 2, skipped 0, invalid 0, failed 0",
+            says: "created 2, skipped 0, already invited 0, duplicate 0, invalid 0, failed 0",
             invited: 2,
         },
         CsvCase {
@@ -278,7 +278,7 @@ async fn formula_cells_are_neutralised_in_the_report() {
         .await
         .ok();
     // The names went to the API as typed; no report cell starts a formula.
-    let report = std::fs::read_to_string(dir.path().join("clients.report.csv")).unwrap();
+    let report = std::fs::read_to_string(dir.path().join("onboard-clients.report.csv")).unwrap();
     // A formula starts with = or @, or with + or - followed by more than digits.
     let runs = |cell: &str| {
         cell.starts_with(['=', '@'])
@@ -526,7 +526,11 @@ async fn the_api_key_is_in_no_file_the_tool_writes() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for expected in ["journal.sqlite3", "repl_history", "clients.report.csv"] {
+    for expected in [
+        "journal.sqlite3",
+        "repl_history",
+        "onboard-clients.report.csv",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} in {names:?}"

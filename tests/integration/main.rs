@@ -5,6 +5,7 @@ mod support;
 mod after_onboarding;
 mod browser;
 mod campaign;
+mod campaign_counts;
 mod campaign_report;
 mod client_contract;
 mod client_resilience;

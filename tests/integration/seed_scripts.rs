@@ -224,12 +224,12 @@ async fn onboard_from_csv_reports_each_row() {
             "row 13: invalid: clientPhone: \"555-0100\" is not an E.164 phone number (like +14155551234)",
             "row 14: invalid: allowedPhoneCountries[0]: \"USA\" is not a 2-letter ISO 3166-1 country code (like \"US\")",
             "row 15: invalid: expiresInDays: must be between 1 and 30 (got 45)",
-            "created 16, skipped 0, invalid 4, failed 0",
+            "created 16, skipped 0, already invited 0, duplicate 0, invalid 4, failed 0",
         ]
     );
     assert_eq!(sb.invitation_count().await, 16);
-    assert!(dir.path().join("clients.report.csv").exists());
-    assert!(dir.path().join("clients.report.json").exists());
+    assert!(dir.path().join("onboard-clients.report.csv").exists());
+    assert!(dir.path().join("onboard-clients.report.json").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -257,6 +257,8 @@ fn summary_map(s: &Summary) -> Dynamic {
     );
     m.insert("reconciled".into(), Dynamic::from(t.reconciled as i64));
     m.insert("skipped".into(), Dynamic::from(t.skipped as i64));
+    m.insert("alreadyInvited".into(), Dynamic::from(t.existing as i64));
+    m.insert("duplicate".into(), Dynamic::from(t.duplicate as i64));
     m.insert("invalid".into(), Dynamic::from(t.invalid as i64));
     m.insert("failed".into(), Dynamic::from(t.failed as i64));
     m.insert("planned".into(), Dynamic::from(t.planned as i64));
@@ -393,7 +395,7 @@ pub fn module(
             "/// params; default: the row itself), key (|row| → row key; default: email, else phone),",
             "/// concurrency (8), report (path prefix for .csv/.json), dryRun, settleSeconds (5), client,",
             "/// reinvite (false: a client who already holds a live invitation in the project is skipped).",
-            "/// Returns #{ created, skipped, invalid, failed, results, report, … }.",
+            "/// Returns #{ created, skipped, alreadyInvited, duplicate, invalid, failed, results, report, … }.",
             "/// ```rhai",
             "/// let r = campaign::run(#{ name: \"spring\", rows: csv::stream(\"clients.csv\"), report: \"clients.report\" });",
             "/// print(`created ${r.created}, skipped ${r.skipped}, invalid ${r.invalid}, failed ${r.failed}`);",
@@ -405,8 +407,8 @@ pub fn module(
     let (h, d) = (host.clone(), state_dir.clone());
     FuncRegistration::new("status")
         .with_comments([
-            "/// Where a campaign stands, from its journal: #{ rows: #{ created, invalid, failed, … },",
-            "/// invitations: #{ pending, completed, … } } (invitation statuses as last seen).",
+            "/// Where a campaign stands, from its journal: #{ rows: #{ created, invalid, duplicate, … },",
+            "/// invitations: #{ pending, completed, … }, lastRun } (statuses as last seen; lastRun: the last run's counts).",
             "/// ```rhai",
             "/// print(campaign::status(\"spring\").invitations);",
             "/// ```",
@@ -503,6 +505,11 @@ fn status(
     m.insert("name".into(), s.name.into());
     m.insert("rows".into(), counts(&s.rows));
     m.insert("invitations".into(), counts(&s.invitations));
+    let last_run = match &s.last_run {
+        Some(r) => rhai::serde::to_dynamic(r.to_json())?,
+        None => Dynamic::UNIT,
+    };
+    m.insert("lastRun".into(), last_run);
     Ok(Dynamic::from_map(m))
 }
 
