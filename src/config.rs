@@ -110,6 +110,8 @@ pub struct CronSettings {
     pub job_timeout: Duration,
     pub crontab_name: Option<String>,
     pub lease_ttl: Duration,
+    /// Where to serve /metrics and /healthz, if anywhere.
+    pub http: Option<std::net::SocketAddr>,
     pub limits: Limits,
 }
 
@@ -185,6 +187,7 @@ impl Invocation {
                 job_timeout: a.job_timeout,
                 crontab_name: a.crontab_name,
                 lease_ttl: a.lease_ttl,
+                http: a.http,
                 limits: limits(&a.limits),
             }),
             cli::Command::Listen(a) => Command::Listen(ListenSettings {

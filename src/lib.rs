@@ -31,6 +31,7 @@ pub mod listen;
 pub mod memory;
 pub mod sandbox;
 pub mod service_log;
+pub mod service_metrics;
 pub mod state;
 pub mod stop;
 

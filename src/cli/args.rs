@@ -263,6 +263,10 @@ pub struct CronArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s",
           value_parser = crate::duration::parse)]
     pub lease_ttl: std::time::Duration,
+    /// Serve /metrics (Prometheus text) and /healthz on this address, e.g.
+    /// 127.0.0.1:9464 (port 0 picks a free one; the log says which).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -85,6 +85,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
 
     // The handler's thread.
     let (wake, woken) = std::sync::mpsc::channel();
+    let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
     let env = WorkerEnv {
@@ -98,6 +99,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         inbox: path.clone(),
         scope: scope.clone(),
         max_attempts: settings.max_attempts,
+        metrics: metrics.clone(),
     };
     let worker = {
         let (stop, shutdown) = (stop.clone(), shutdown.clone());
@@ -121,6 +123,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             inbox: Mutex::new(Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?),
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
+            metrics: metrics.clone(),
         });
         let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
             .await
@@ -136,7 +139,8 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log.info(
             "listening",
             format!(
-                "receiving deliveries on http://{addr}{} (health: http://{addr}/healthz)",
+                "receiving deliveries on http://{addr}{} (health: http://{addr}/healthz, \
+                 metrics: http://{addr}/metrics)",
                 settings.path
             ),
         );

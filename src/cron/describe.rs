@@ -1,5 +1,5 @@
 //! How the scheduler words times and decisions in its log: a fire time in its job's zone,
-//! why a run starts, and the one line for skipped missed times. Shared by the loop on one
+//! why a run starts, the one line for skipped missed times, and the SIGUSR1 status line. Shared by the loop on one
 //! machine and the loop that shares its crontab with other replicas, so both say the same.
 
 use super::crontab::When;
@@ -51,4 +51,36 @@ pub fn local_time(job: &Job, t: DateTime<Utc>) -> String {
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// SIGUSR1: how many jobs, which runs are going, and what fires next.
+pub fn status_line(
+    why: &str,
+    jobs: &[&Job],
+    file: &str,
+    running: &[String],
+    now: DateTime<Utc>,
+) -> String {
+    let next = jobs
+        .iter()
+        .filter_map(|job| match &job.spec.when {
+            When::Cron(s) => s
+                .upcoming(now, 1)
+                .first()
+                .map(|t| (t.with_timezone(&Utc), job)),
+            When::Reboot => None,
+        })
+        .min_by_key(|(t, _)| *t)
+        .map(|(t, job)| format!("; next: {} at {}", job.name(), local_time(job, t)))
+        .unwrap_or_default();
+    format!(
+        "{why}: {} job{} from {file}; running: {}{next}",
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" },
+        if running.is_empty() {
+            "none".to_string()
+        } else {
+            running.join(", ")
+        }
+    )
 }

@@ -9,6 +9,7 @@ use super::crontab::When;
 use super::describe::{local_time, log_missed, why_run};
 use super::load::Job;
 use super::plan::{self, Decision};
+use super::run::Finished;
 use super::scheduler::Scheduler;
 use super::shared::{self, Shared};
 use crate::error::Error;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 impl Scheduler {
     /// Shares the crontab with other replicas through the state database.
     pub fn shared(mut self, shared: Shared) -> Scheduler {
-        self.shared = Some(shared);
+        self.shared = Some(shared.with_metrics(self.metrics.clone()));
         self
     }
 
@@ -98,6 +99,7 @@ impl Scheduler {
                 Claim::Nothing => continue,
                 Claim::Missed { first_missed } => {
                     log_missed(&self.log, &job, first_missed, now);
+                    self.count_skip(job.name(), "missed");
                     continue;
                 }
                 Claim::Run {
@@ -106,6 +108,7 @@ impl Scheduler {
                     catch_up,
                 } => {
                     self.fires.insert(run_no, fire);
+                    self.metrics.leases_held.set(self.fires.len() as i64);
                     self.start(&job, Some(slot), why_run(&job, slot, catch_up));
                     continue;
                 }
@@ -134,6 +137,9 @@ impl Scheduler {
                     (Level::Warn, "skip", m, running)
                 }
             };
+            if event == "skip" {
+                self.count_skip(job.name(), "overlap");
+            }
             self.log.emit(
                 Record::new(level, event, message)
                     .job(job.name())
@@ -175,6 +181,7 @@ impl Scheduler {
         for p in promoted {
             self.start_promoted(p).await;
         }
+        self.metrics.leases_held.set(self.fires.len() as i64);
     }
 
     pub(super) async fn start_promoted(&mut self, p: Promoted) {
@@ -185,8 +192,31 @@ impl Scheduler {
             .map(|e| e.job.clone());
         if let Some(job) = job {
             self.fires.insert(self.last_run + 1, p.fire);
+            self.metrics.leases_held.set(self.fires.len() as i64);
             let why = format!("queued at {}", local_time(&job, p.slot));
             self.start(&job, Some(p.slot), why);
+        }
+    }
+
+    /// A run of this replica ended: recorded in the state database, and a queued fire of
+    /// its job started here if one waits (not while stopping).
+    pub(super) async fn finish_shared(&mut self, f: &Finished) {
+        let (Some(fire), Some(shared)) = (self.fires.remove(&f.run), self.shared.as_mut()) else {
+            return;
+        };
+        let timeout = self
+            .entries
+            .iter()
+            .find(|e| e.job.name() == f.job)
+            .and_then(|e| e.job.timeout);
+        let promote = (!self.stopping).then_some((self.last_run + 1, timeout));
+        let (label, error) = (f.outcome.label(), f.outcome.error());
+        let promoted = shared
+            .finished(&self.log, fire, &f.job, label, error.as_deref(), promote)
+            .await;
+        self.metrics.leases_held.set(self.fires.len() as i64);
+        if let Some(p) = promoted {
+            self.start_promoted(p).await;
         }
     }
 }

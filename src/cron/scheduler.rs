@@ -11,7 +11,7 @@
 
 use super::clock::Clock;
 use super::crontab::{Overlap, When};
-use super::describe::{local_time, log_missed, why_run};
+use super::describe::{local_time, log_missed, status_line, why_run};
 use super::load::{self, Defaults, Job, Loaded};
 use super::plan::{self, Decision};
 use super::run::{self, Finished, RunEnv};
@@ -21,6 +21,7 @@ use super::state::{CronState, JobState, StateFile};
 use crate::duration;
 use crate::error::Error;
 use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::{CronMetrics, JobLabel, JobOutcome, JobReason};
 use crate::stop::Stop;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -71,11 +72,12 @@ pub struct Scheduler {
     pub(super) last_run: u64,
     done_tx: UnboundedSender<Finished>,
     done_rx: UnboundedReceiver<Finished>,
-    stopping: bool,
+    pub(super) stopping: bool,
     /// With a state database: the replicas' shared claims and leases.
     pub(super) shared: Option<Shared>,
     /// Fire ids (in the state database) of this replica's running runs, by run number.
     pub(super) fires: HashMap<u64, i64>,
+    pub(super) metrics: Arc<CronMetrics>,
 }
 
 impl Scheduler {
@@ -114,6 +116,7 @@ impl Scheduler {
             stopping: false,
             shared: None,
             fires: HashMap::new(),
+            metrics: Arc::new(CronMetrics::new()),
         };
         s.state.crontab = std::fs::canonicalize(&s.loaded.path)
             .unwrap_or_else(|_| s.loaded.path.clone())
@@ -123,6 +126,20 @@ impl Scheduler {
         s.entries = s.entries_for(&jobs, now);
         s.save();
         s
+    }
+
+    /// What this scheduler counts, for `/metrics`.
+    pub fn metrics(&self) -> Arc<CronMetrics> {
+        self.metrics.clone()
+    }
+
+    /// A due time not run: `overlap` or `missed`.
+    pub(super) fn count_skip(&self, job: &str, reason: &str) {
+        let (job, reason) = (job.to_string(), reason.to_string());
+        self.metrics
+            .skipped
+            .get_or_create(&JobReason { job, reason })
+            .inc();
     }
 
     /// Entries for `jobs`: a job the scheduler already knows keeps its progress; one
@@ -276,6 +293,11 @@ impl Scheduler {
                 }
                 Decision::SkipMissed { first_missed } => {
                     log_missed(&self.log, &e.job, first_missed, now);
+                    let (job, reason) = (e.job.name().to_string(), "missed".to_string());
+                    self.metrics
+                        .skipped
+                        .get_or_create(&JobReason { job, reason })
+                        .inc();
                     due.push((e.job.clone(), None));
                 }
             }
@@ -370,6 +392,11 @@ impl Scheduler {
         let st = self.job_state(job.name());
         st.last_start = Some(now);
         st.last_slot = slot;
+        let label = JobLabel {
+            job: job.name().into(),
+        };
+        self.metrics.runs.get_or_create(&label).inc();
+        self.metrics.running.inc();
         match run::spawn(&self.env, job, run, stop.clone(), self.done_tx.clone()) {
             Ok(()) => {
                 self.activity
@@ -427,22 +454,21 @@ impl Scheduler {
             .or_default()
             .running
             .remove(&f.run);
+        let (m, job) = (&self.metrics, JobLabel { job: f.job.clone() });
+        m.running.dec();
+        m.duration
+            .get_or_create(&job)
+            .observe(f.elapsed.as_secs_f64());
+        let outcome = f.outcome.label().to_string();
+        m.finished
+            .get_or_create(&JobOutcome {
+                job: f.job.clone(),
+                outcome,
+            })
+            .inc();
 
-        if let (Some(fire), Some(shared)) = (self.fires.remove(&f.run), self.shared.as_mut()) {
-            let timeout = self
-                .entries
-                .iter()
-                .find(|e| e.job.name() == f.job)
-                .and_then(|e| e.job.timeout);
-            let promote = (!self.stopping).then_some((self.last_run + 1, timeout));
-            let (label, error) = (f.outcome.label(), f.outcome.error());
-            let promoted = shared
-                .finished(&self.log, fire, &f.job, label, error.as_deref(), promote)
-                .await;
-            if let Some(p) = promoted {
-                self.start_promoted(p).await;
-            }
-            return;
+        if self.fires.contains_key(&f.run) {
+            return self.finish_shared(&f).await;
         }
         let activity = self.activity.entry(f.job.clone()).or_default();
         if self.stopping || !activity.running.is_empty() {
@@ -464,39 +490,14 @@ impl Scheduler {
 
     /// SIGUSR1: one line on what the scheduler is doing.
     fn status(&self, why: &str) {
-        let now = self.clock.now();
         let running: Vec<String> = self
             .activity
             .iter()
             .flat_map(|(name, a)| a.running.keys().map(move |run| format!("{name}[{run}]")))
             .collect();
-        let next = self
-            .entries
-            .iter()
-            .filter_map(|e| match &e.job.spec.when {
-                When::Cron(s) => s
-                    .upcoming(now, 1)
-                    .first()
-                    .map(|t| (t.with_timezone(&Utc), e)),
-                When::Reboot => None,
-            })
-            .min_by_key(|(t, _)| *t)
-            .map(|(t, e)| format!("; next: {} at {}", e.job.name(), local_time(&e.job, t)))
-            .unwrap_or_default();
-        self.log.info(
-            "status",
-            format!(
-                "{why}: {} job{} from {}; running: {}{next}",
-                self.entries.len(),
-                if self.entries.len() == 1 { "" } else { "s" },
-                self.loaded.file,
-                if running.is_empty() {
-                    "none".to_string()
-                } else {
-                    running.join(", ")
-                }
-            ),
-        );
+        let jobs: Vec<&Job> = self.entries.iter().map(|e| &*e.job).collect();
+        let line = status_line(why, &jobs, &self.loaded.file, &running, self.clock.now());
+        self.log.info("status", line);
     }
 
     /// SIGHUP, SIGUSR2 or a changed file: the new crontab replaces the old one only if every

@@ -10,10 +10,12 @@
 
 use super::crontab::Overlap;
 use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::{CronMetrics, JobLabel};
 use crate::state::postgres::cron::{self as pg, Claim, Lost, PgCron, Promoted, Verdict};
 use crate::state::{StateError, backend::PgTarget, replica::Replica};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -26,6 +28,7 @@ pub struct Shared {
     next_beat: Instant,
     /// The last time the database answered a heartbeat.
     last_ok: Instant,
+    metrics: Arc<CronMetrics>,
 }
 
 impl Shared {
@@ -43,7 +46,14 @@ impl Shared {
             store,
             next_beat: Instant::now(),
             last_ok: Instant::now(),
+            metrics: Arc::new(CronMetrics::new()),
         })
+    }
+
+    /// Counts heartbeats and lost runs into the scheduler's metrics.
+    pub fn with_metrics(mut self, metrics: Arc<CronMetrics>) -> Shared {
+        self.metrics = metrics;
+        self
     }
 
     pub fn replica_id(&self) -> &str {
@@ -87,7 +97,7 @@ impl Shared {
             .claim(job, now, overlap, timeout, run_no, decide)
             .await?;
         for l in &lost {
-            log_lost(log, l);
+            log_lost(log, &self.metrics, l);
         }
         Ok((claim, handled))
     }
@@ -153,8 +163,16 @@ impl Shared {
         self.next_beat = Instant::now() + ttl / 3;
         let mut promoted = vec![];
         match self.store.heartbeat().await {
-            Ok(_) => self.last_ok = Instant::now(),
+            Ok(_) => {
+                self.last_ok = Instant::now();
+                self.metrics.state_up.set(1);
+                self.metrics.heartbeat_age.set(0.0);
+            }
             Err(e) => {
+                self.metrics.state_up.set(0);
+                self.metrics
+                    .heartbeat_age
+                    .set(self.last_ok.elapsed().as_secs_f64());
                 log.emit(Record::new(
                     Level::Error,
                     "state",
@@ -177,7 +195,7 @@ impl Shared {
             }
         };
         for l in &lost {
-            log_lost(log, l);
+            log_lost(log, &self.metrics, l);
         }
         for (job, timeout) in jobs {
             if !lost.iter().any(|l| l.job == *job) {
@@ -207,7 +225,9 @@ impl Shared {
     }
 }
 
-fn log_lost(log: &Log, l: &Lost) {
+fn log_lost(log: &Log, metrics: &CronMetrics, l: &Lost) {
+    let job = JobLabel { job: l.job.clone() };
+    metrics.lost.get_or_create(&job).inc();
     log.emit(
         Record::new(
             Level::Warn,

@@ -19,7 +19,7 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(90);
 
 /// A crontab and its scripts in a throwaway directory.
 pub(crate) struct Tab {
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Tab {

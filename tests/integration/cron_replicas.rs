@@ -250,3 +250,87 @@ async fn after_all_replicas_were_down_the_missed_time_is_caught_up_once() {
         .sum();
     assert_eq!(catch_ups, 1);
 }
+
+/// The address a scheduler started with `--http 127.0.0.1:0` serves on, from its log.
+async fn http_addr(r: &Running) -> String {
+    r.wait_for("\"event\":\"http\"", 1).await;
+    events(r, "http")[0]["addr"]
+        .as_str()
+        .expect("addr")
+        .to_string()
+}
+
+/// The value of one sample line (`name{labels} value`) of a Prometheus text page.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_health_on_http_for_both_backends() {
+    let url = pg::database().await;
+    let tab = Tab::new("[name=tick] * * * * * * tick.rhai\n[name=bad] * * * * * * bad.rhai\n")
+        .script("tick.rhai", "print(\"tick\");")
+        .script("bad.rhai", "throw \"no\";");
+    let pg_replica = replica(&tab, &url, &["--http", "127.0.0.1:0"]);
+    let state = tempfile::tempdir().unwrap();
+    let mut c = cmd(state.path());
+    c.current_dir(repo())
+        .args(["--sandbox", "cron"])
+        .arg(tab.path())
+        .args(["--json-logs", "--http", "127.0.0.1:0"]);
+    let local = Running::spawn(c, Some(state));
+    let mut both = vec![pg_replica, local];
+    wait_until("two ends of each job on each", &both, || {
+        both.iter().all(|r| events(r, "end").len() >= 4)
+    })
+    .await;
+    let http = reqwest::Client::new();
+    for (r, backend) in both.iter().zip(["postgres", "sqlite"]) {
+        let addr = http_addr(r).await;
+        let resp = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let page = resp.text().await.unwrap();
+        let runs = sample(&page, "zavu_cron_runs_total{job=\"tick\"}").expect(&page);
+        assert!(runs >= 2.0, "{page}");
+        let ok = sample(
+            &page,
+            "zavu_cron_runs_finished_total{job=\"tick\",outcome=\"ok\"}",
+        );
+        assert!(ok.expect(&page) >= 2.0, "{page}");
+        let failed = sample(
+            &page,
+            "zavu_cron_runs_finished_total{job=\"bad\",outcome=\"failed\"}",
+        );
+        assert!(failed.expect(&page) >= 2.0, "{page}");
+        assert!(
+            sample(&page, "zavu_cron_run_duration_seconds_count{job=\"tick\"}").expect(&page)
+                >= 2.0
+        );
+        assert_eq!(sample(&page, "zavu_state_up"), Some(1.0), "{page}");
+
+        let resp = http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["ok"], true);
+        assert_eq!(body["backend"], backend);
+        assert_eq!(
+            body.get("replica").is_some(),
+            backend == "postgres",
+            "{body}"
+        );
+    }
+    stop_all(&mut both).await;
+}

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("engine", 3),
     ("error", 4),
     ("service_log", 4),
+    ("service_metrics", 4),
     ("cron", 5),
     ("listen", 5),
     ("cli", 6),

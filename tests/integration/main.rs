@@ -15,6 +15,7 @@ mod cron_replicas;
 mod engine_scripts;
 mod hostile;
 mod layers;
+mod listen_metrics;
 mod memory;
 mod repl;
 mod sandbox_server;
