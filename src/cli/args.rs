@@ -54,8 +54,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Keep shared state (cron runs and leases) in this PostgreSQL database instead of the
-    /// state directory, so several machines can run `cron` together:
+    /// Keep shared state (cron runs and leases, `store::` entries) in this PostgreSQL
+    /// database instead of the state directory, so several machines can run `cron` together:
     /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE [env: ZAVU_STATE_URL]. Prefer the
     /// environment for a URL with a password.
     #[arg(long, global = true, value_name = "URL")]

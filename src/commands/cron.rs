@@ -52,6 +52,7 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
         api: session.api.clone(),
         limits: settings.limits,
         state_dir: Some(state_dir.clone()),
+        shared_state: config.state.postgres(),
         log,
     });
     let scheduler = scheduler::Scheduler::new(

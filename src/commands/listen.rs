@@ -27,6 +27,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let compiler = engine::build(HostOptions {
         limits: settings.limits,
         state_dir: None,
+        shared_state: None,
         campaign: Default::default(),
         sink: Arc::new(StdSink),
         api: None,
@@ -93,6 +94,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         api: session.api.clone(),
         limits: settings.limits,
         state_dir: state_dir.clone(),
+        shared_state: config.state.postgres(),
         log: log.clone(),
         handler: ast,
         handler_name: handler_label(&settings.handler),

@@ -29,6 +29,8 @@ pub struct WorkerEnv {
     pub api: ClientOptions,
     pub limits: Limits,
     pub state_dir: PathBuf,
+    /// With `--state-url`: where the handler's `store::` entries live.
+    pub shared_state: Option<crate::state::backend::PgTarget>,
     pub log: Arc<Log>,
     pub handler: Arc<AST>,
     pub handler_name: String,
@@ -90,6 +92,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
     let engine = engine::build(HostOptions {
         limits: env.limits,
         state_dir: Some(env.state_dir.clone()),
+        shared_state: env.shared_state.clone(),
         campaign: engine::CampaignDefaults {
             quiet: true,
             ..Default::default()

@@ -29,6 +29,14 @@ impl Backend {
         }
     }
 
+    /// The PostgreSQL database, if that is where state lives.
+    pub fn postgres(&self) -> Option<PgTarget> {
+        match self {
+            Backend::Postgres(t) => Some(t.clone()),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
     /// One line for people: the redacted URL, or the directory.
     pub fn describe(&self) -> String {
         match self {

@@ -1,7 +1,7 @@
 //! The shared state backend: the PostgreSQL the tests run against, schema migrations
 //! applied once however many processes start together, and `zavu-script state`.
 
-use crate::support::{Zs, pg};
+use crate::support::{TestSandbox, Zs, pg, script};
 
 /// Each test gets a database of its own on the one cluster: what one writes, another
 /// never sees.
@@ -63,7 +63,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     first.ok();
     assert!(
-        first.stdout.contains("schema migrated from version 0 to 1"),
+        first.stdout.contains("schema migrated from version 0 to 2"),
         "{}",
         first.stdout
     );
@@ -73,11 +73,14 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     again.ok();
     assert!(
-        again.stdout.contains("schema already at version 1"),
+        again.stdout.contains("schema already at version 2"),
         "{}",
         again.stdout
     );
-    assert_eq!(version_rows(&url).await, [(1, "replicas_and_cron".into())]);
+    assert_eq!(
+        version_rows(&url).await,
+        [(1, "replicas_and_cron".into()), (2, "store".into())]
+    );
 
     let status = Zs::bare()
         .env("ZAVU_STATE_URL", &url)
@@ -93,7 +96,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
     assert!(
         status
             .stdout
-            .contains("schema: version 1 (the newest this zavu-script knows)"),
+            .contains("schema: version 2 (the newest this zavu-script knows)"),
         "{}",
         status.stdout
     );
@@ -104,7 +107,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     json.ok();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
-    assert_eq!(v["schema"]["version"], 1);
+    assert_eq!(v["schema"]["version"], 2);
     assert_eq!(v["schema"]["pending"], serde_json::json!([]));
 }
 
@@ -125,10 +128,10 @@ async fn concurrent_migrations_apply_each_version_once() {
         .inspect(|d| {
             d.ok();
         })
-        .filter(|d| d.stdout.contains("migrated from version 0 to 1"))
+        .filter(|d| d.stdout.contains("migrated from version 0 to 2"))
         .count();
     assert_eq!(migrated, 1, "{done:#?}");
-    assert_eq!(version_rows(&url).await.len(), 1);
+    assert_eq!(version_rows(&url).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,12 +160,12 @@ async fn a_newer_schema_is_refused_and_left_alone() {
     refused.expect_code(2);
     assert!(
         refused.stderr.contains(
-            "the state database is at schema version 99; this zavu-script knows up to 1 — upgrade it"
+            "the state database is at schema version 99; this zavu-script knows up to 2 — upgrade it"
         ),
         "{}",
         refused.stderr
     );
-    assert_eq!(version_rows(&url).await.len(), 2);
+    assert_eq!(version_rows(&url).await.len(), 3);
 }
 
 /// The URL's password never reaches output, and a bad setting names itself.
@@ -241,4 +244,52 @@ async fn without_a_url_the_state_directory_is_the_backend() {
         "{}",
         migrate.stdout
     );
+}
+
+/// `store::` with a state URL: what a script remembers on one machine (its own state
+/// directory) another machine's script finds; without the URL each keeps its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_entries_are_shared_through_the_state_database() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_a, set) = script(
+        "store::set(\"welcomed\", #{ ids: [\"inv_1\", \"inv_2\"], at: 3 });\n\
+         print(store::has(\"welcomed\"));",
+    );
+    let done = Zs::against(&sb)
+        .env("ZAVU_STATE_URL", &url)
+        .args(["run".as_ref(), set.as_os_str()])
+        .run()
+        .await;
+    done.ok();
+    assert_eq!(done.lines(), ["true"]);
+
+    let (_b, get) = script(
+        "let v = store::get(\"welcomed\");\n\
+         print(v.ids[1]); print(v.at);\n\
+         print(store::remove(\"welcomed\")); print(store::has(\"welcomed\"));\n\
+         print(store::get(\"missing\") == ());",
+    );
+    let elsewhere = Zs::against(&sb)
+        .env("ZAVU_STATE_URL", &url)
+        .args(["run".as_ref(), get.as_os_str()]);
+    let done = elsewhere.run().await;
+    done.ok();
+    assert_eq!(done.lines(), ["inv_2", "3", "true", "false", "true"]);
+
+    // Without the URL, a machine's store is its state directory's.
+    let (_c, local) = script("print(store::has(\"welcomed\"));");
+    let (_d, again) = script("store::set(\"welcomed\", 1);");
+    Zs::against(&sb)
+        .env("ZAVU_STATE_URL", &url)
+        .args(["run".as_ref(), again.as_os_str()])
+        .run()
+        .await
+        .ok();
+    let done = Zs::against(&sb)
+        .args(["run".as_ref(), local.as_os_str()])
+        .run()
+        .await;
+    done.ok();
+    assert_eq!(done.lines(), ["false"]);
 }

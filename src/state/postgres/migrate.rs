@@ -11,11 +11,18 @@ use super::connect::{Conn, SCHEMA};
 use crate::state::error::StateError;
 
 /// Every migration this binary knows, oldest first: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "replicas_and_cron",
-    include_str!("../../../migrations/postgres/0001_replicas_and_cron.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "replicas_and_cron",
+        include_str!("../../../migrations/postgres/0001_replicas_and_cron.sql"),
+    ),
+    (
+        2,
+        "store",
+        include_str!("../../../migrations/postgres/0002_store.sql"),
+    ),
+];
 
 /// The advisory-lock key migrations serialize on (any constant; the text is "zavu-mig").
 const LOCK_KEY: i64 = 0x7a61_7675_2d6d_6967;
