@@ -84,7 +84,7 @@ for ttl in "${ttls[@]}"; do
     holder=
     for _ in $(seq 1 600); do
       for i in 1 2 3; do
-        if grep -q '"event":"start"' "$work/r$round-$i.log"; then holder=$i; break 2; fi
+        if grep -qs '"event":"start"' "$work/r$round-$i.log"; then holder=$i; break 2; fi
       done
       sleep 0.05
     done
@@ -103,6 +103,11 @@ for ttl in "${ttls[@]}"; do
         t=$(event_time "$work/r$round-$i.log" start); [ -n "$t" ] && failover=$t
       done
       sleep 0.1
+    done
+    # The lost line is written just before the start line: read it again now.
+    for i in 1 2 3; do
+      [ "$i" = "$holder" ] && continue
+      t=$(event_time "$work/r$round-$i.log" lost); [ -n "$t" ] && { [ -z "$lost" ] || python3 -c "import sys; sys.exit(0 if $t < $lost else 1)"; } && lost=$t
     done
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     python3 - "$ttl" "$killed" "${lost:-nan}" "${failover:-nan}" <<'PY'
