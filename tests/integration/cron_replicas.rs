@@ -334,3 +334,74 @@ async fn metrics_and_health_on_http_for_both_backends() {
     }
     stop_all(&mut both).await;
 }
+
+/// A replica cut off from the state database stops its own runs before its leases run out
+/// elsewhere, says so, and reports 503 on /healthz until the database answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_cut_off_from_the_database_stops_its_runs_and_turns_unhealthy() {
+    let url = pg::database().await;
+    let name = url::Url::parse(&url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let tab = Tab::new("[name=long] * * * * * * long.rhai\n")
+        .script("long.rhai", "print(\"begin\");\nsleep(60);\n");
+    let mut one = vec![replica(
+        &tab,
+        &url,
+        &["--lease-ttl", "2s", "--http", "127.0.0.1:0"],
+    )];
+    one[0].wait_for("\"event\":\"start\"", 1).await;
+    let addr = http_addr(&one[0]).await;
+    let healthz = || async {
+        let resp = reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap())
+    };
+    assert_eq!(healthz().await.0, 200);
+
+    // Cut it off: no new connections to its database, and its connection closed.
+    let admin = db(&pg::cluster_url()).await;
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    one[0].wait_for("lost the state database", 1).await;
+    wait_until("the run to stop", &one, || {
+        events(&one[0], "end")
+            .iter()
+            .any(|e| e["outcome"] == "stopped")
+    })
+    .await;
+    let (status, body) = healthz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("has not answered a heartbeat"),
+        "{body}"
+    );
+
+    // Back: heartbeats answer again and it is healthy.
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while healthz().await.0 != 200 {
+        assert!(start.elapsed() < PATIENCE, "{}", one[0].log().join("\n"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_all(&mut one).await;
+}
