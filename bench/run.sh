@@ -183,8 +183,10 @@ PY
     echo "== memory: a runaway map-index loop under --max-memory 64MiB stops at the budget (peak RSS)"
     printf 'let m = #{}; let i = 0; loop { m["k" + i] = i; i += 1; }\n' >"$work/grow.rhai"
     /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --sandbox run --max-memory 64MiB "$work/grow.rhai" >"$work/last.out" 2>"$work/last.err" || true
-    read -r secs kb <"$work/time"
+    # GNU time puts "Command exited with non-zero status 1" first; the figures are last.
+    read -r secs kb < <(tail -n1 "$work/time")
     echo "   stopped after ${secs} s, peak RSS $((kb / 1024)) MB: $(grep -o 'held more than [^(]*' "$work/last.err")"
+    ;;
   report)
     rows=${REPORT_ROWS:-10000}; limit=${REPORT_LIMIT:-20}; window=${REPORT_WINDOW:-2}
     echo "== report: campaign report --refresh on a $rows-row campaign — list calls, wall time, page size, Chromium's first paint"

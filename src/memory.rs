@@ -33,6 +33,44 @@ thread_local! {
     // Const-initialised and without a destructor, so reading it never allocates — it is
     // read from inside the allocator.
     static CHARGE: Cell<u32> = const { Cell::new(0) };
+    // Bytes this thread allocated (less what it freed) for its own run and has not yet
+    // added to the shared counter: one atomic add per `FLUSH` bytes rather than one per
+    // allocation, which measurably slowed allocation-heavy runs (a 1M-row dry run).
+    static PENDING: Cell<isize> = const { Cell::new(0) };
+}
+
+/// How far a thread's own count may run ahead of the shared one.
+const FLUSH: isize = 32 << 10;
+
+/// Counts `delta` bytes to `slot`: batched when `slot` is this thread's run, straight to
+/// the shared counter otherwise (a block freed on another thread than its run's).
+fn account(slot: u32, delta: isize) {
+    let own = CHARGE.try_with(Cell::get).unwrap_or(0) == slot
+        && PENDING
+            .try_with(|p| {
+                let v = p.get() + delta;
+                if v.abs() >= FLUSH {
+                    p.set(0);
+                    USED[slot as usize].fetch_add(v, Relaxed);
+                } else {
+                    p.set(v);
+                }
+            })
+            .is_ok();
+    if !own {
+        USED[slot as usize].fetch_add(delta, Relaxed);
+    }
+}
+
+/// Adds this thread's batched count to its run's shared counter.
+fn flush_here() {
+    let slot = CHARGE.try_with(Cell::get).unwrap_or(0);
+    if slot != 0 {
+        let v = PENDING.try_with(|p| p.replace(0)).unwrap_or(0);
+        if v != 0 {
+            USED[slot as usize].fetch_add(v, Relaxed);
+        }
+    }
 }
 
 const HEADER: usize = 16;
@@ -74,7 +112,7 @@ unsafe impl GlobalAlloc for Tagging {
         unsafe {
             let slot = tag_of(ptr);
             if slot != 0 {
-                USED[slot as usize].fetch_sub(layout.size() as isize, Relaxed);
+                account(slot, -(layout.size() as isize));
             }
             System.dealloc(ptr.sub(h), full);
         }
@@ -99,7 +137,7 @@ unsafe impl GlobalAlloc for Tagging {
                 return block;
             }
             if slot != 0 {
-                USED[slot as usize].fetch_add(grow, Relaxed);
+                account(slot, grow);
             }
             block.add(h)
         }
@@ -131,7 +169,7 @@ impl Tagging {
             (block.add(h - 4) as *mut u32).write(slot);
         }
         if slot != 0 {
-            USED[slot as usize].fetch_add(layout.size() as isize, Relaxed);
+            account(slot, layout.size() as isize);
         }
         // SAFETY: within the block just allocated.
         unsafe { block.add(h) }
@@ -179,6 +217,7 @@ impl Budget {
         let base = USED[slot].load(Relaxed);
         let hard = (limit as isize).saturating_mul(4).max(64 << 20);
         HARD[slot].store(base.saturating_add(hard), Relaxed);
+        flush_here();
         CHARGE.with(|c| c.set(slot as u32));
         Ok(Budget {
             meter: Meter {
@@ -207,6 +246,7 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         let slot = self.meter.slot as usize;
+        flush_here();
         CHARGE.with(|c| c.set(0));
         HARD[slot].store(0, Relaxed);
         BUSY[slot].store(false, Relaxed);
@@ -214,8 +254,9 @@ impl Drop for Budget {
 }
 
 impl Meter {
-    /// Bytes the run holds now.
+    /// Bytes the run holds now (give or take what other threads have not yet added).
     pub fn used(&self) -> usize {
+        flush_here();
         (USED[self.slot as usize].load(Relaxed) - self.base).max(0) as usize
     }
 

@@ -83,20 +83,13 @@ impl Existing {
 
 /// Reads every invitation of the project, 100 a page.
 pub async fn scan(client: &ApiClient) -> Result<Existing, ClientError> {
-    let mut all = vec![];
-    let mut params = ListInvitations {
-        limit: Some(100),
-        ..Default::default()
-    };
-    loop {
-        let page = client.list_invitations(&params).await?;
-        let next = page.next().map(str::to_string);
-        all.extend(page.items);
-        match next {
-            Some(c) => params.cursor = Some(c),
-            None => break,
-        }
-    }
+    let all = client
+        .invitations_all(ListInvitations {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .collect()
+        .await?;
     Ok(Existing::from_invitations(all))
 }
 

@@ -107,6 +107,15 @@ impl InvitationPager {
         }
     }
 
+    /// Every invitation of the walk, or the first error.
+    pub async fn collect(mut self) -> Result<Vec<Invitation>, ClientError> {
+        let mut all = vec![];
+        while let Some(inv) = self.next().await {
+            all.push(inv?);
+        }
+        Ok(all)
+    }
+
     /// The same walk as a `Stream`.
     pub fn into_stream(
         self,
