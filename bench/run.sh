@@ -4,6 +4,9 @@
 #
 #   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|report]...
 #
+# `cron` replicas sharing one PostgreSQL (lease failover, connections) have their own:
+# bench/replicas.sh.
+#
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
 # also needs Chromium (tests/setup.sh installs it).

@@ -101,6 +101,7 @@ fn main() {
     let engine = engine::build(HostOptions {
         limits: Default::default(),
         state_dir: None,
+        shared_state: None,
         campaign: Default::default(),
         sink: Arc::new(Quiet),
         api: Some(ClientOptions::new(base.clone(), ApiKey::new(&key))),

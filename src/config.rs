@@ -36,6 +36,9 @@ pub struct Globals {
     pub base_url: Option<String>,
     pub sandbox: bool,
     pub state_dir: Option<PathBuf>,
+    /// `--state-url` / `ZAVU_STATE_URL`: PostgreSQL for shared state; none means the state
+    /// directory.
+    pub state_url: Option<String>,
     pub json: bool,
     pub rate: Option<u32>,
     pub timeout: Duration,
@@ -48,6 +51,7 @@ pub enum Command {
     Check { file: PathBuf },
     Campaign(CampaignAction),
     Sandbox(SandboxSettings),
+    State(StateAction),
     Cron(CronSettings),
     Listen(ListenSettings),
     Repl(ReplSettings),
@@ -81,6 +85,11 @@ pub enum CampaignAction {
     },
 }
 
+pub enum StateAction {
+    Migrate,
+    Status,
+}
+
 pub struct SandboxSettings {
     pub host: IpAddr,
     pub port: u16,
@@ -99,6 +108,10 @@ pub struct CronSettings {
     pub missed_grace: Duration,
     pub shutdown_grace: Duration,
     pub job_timeout: Duration,
+    pub crontab_name: Option<String>,
+    pub lease_ttl: Duration,
+    /// Where to serve /metrics and /healthz, if anywhere.
+    pub http: Option<std::net::SocketAddr>,
     pub limits: Limits,
 }
 
@@ -158,6 +171,10 @@ impl Invocation {
                     .rate_limit
                     .unwrap_or(crate::sandbox::DEFAULT_BUDGET_PER_MINUTE),
             }),
+            cli::Command::State { action } => Command::State(match action {
+                cli::StateCommand::Migrate => StateAction::Migrate,
+                cli::StateCommand::Status => StateAction::Status,
+            }),
             cli::Command::Cron(a) => Command::Cron(CronSettings {
                 file: a.file,
                 test: a.test,
@@ -168,6 +185,9 @@ impl Invocation {
                 missed_grace: a.missed_grace,
                 shutdown_grace: a.shutdown_grace,
                 job_timeout: a.job_timeout,
+                crontab_name: a.crontab_name,
+                lease_ttl: a.lease_ttl,
+                http: a.http,
                 limits: limits(&a.limits),
             }),
             cli::Command::Listen(a) => Command::Listen(ListenSettings {
@@ -205,6 +225,7 @@ impl Invocation {
                 state_dir: g
                     .state_dir
                     .or_else(|| env("ZAVU_SCRIPT_STATE_DIR").map(PathBuf::from)),
+                state_url: g.state_url.or_else(|| env("ZAVU_STATE_URL")),
                 json: g.json,
                 rate: g.rate,
                 timeout: Duration::from_secs(g.timeout),
@@ -254,6 +275,8 @@ pub struct Config {
     pub target: Target,
     pub api_key: Option<ApiKey>,
     state_dir: PathBuf,
+    /// Where shared state lives: the state directory, or a PostgreSQL database.
+    pub state: crate::state::Backend,
     pub json: bool,
     pub rate_cap_per_minute: Option<u32>,
     pub timeout: Duration,
@@ -279,10 +302,13 @@ impl Config {
             Some(d) => d.clone(),
             None => default_state_dir()?,
         };
+        let state = crate::state::Backend::from_setting(g.state_url.as_deref(), state_dir.clone())
+            .map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Config {
             target,
             api_key,
             state_dir,
+            state,
             json: g.json,
             rate_cap_per_minute: g.rate,
             timeout: g.timeout,

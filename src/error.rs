@@ -41,6 +41,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    /// The shared state (database or directory) failed us.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("{0}")]
     Incomplete(String),
     #[error("interrupted")]
@@ -57,7 +60,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             Error::Script(_) => 1,
-            Error::Usage(_) | Error::Io { .. } | Error::Sandbox(_) => 2,
+            Error::Usage(_) | Error::Io { .. } | Error::Sandbox(_) | Error::State(_) => 2,
             Error::Api(_) | Error::ApiDuring { .. } | Error::ScriptApi(_) => 3,
             Error::Incomplete(_) => 4,
             Error::Interrupted | Error::ScriptInterrupted(_) => 130,

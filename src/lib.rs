@@ -6,7 +6,8 @@
 //! cli ─► config ─► commands (front doors: run/check, campaign, repl, cron, sandbox)
 //!                     └─► cron (scheduler) ─► engine (Rhai) ─► campaign ─► client ─► HTTP
 //!                                                                          sandbox ◄─┘
-//! ground: api (wire types), files, duration, memory, stop — imported by all, importing none
+//! ground: api (wire types), files, duration, memory, stop, state (SQLite or PostgreSQL)
+//!         — imported by all, importing none
 //! ```
 //!
 //! `cli` is what was typed (clap), `config` turns it into plain settings, a front door in
@@ -30,6 +31,8 @@ pub mod listen;
 pub mod memory;
 pub mod sandbox;
 pub mod service_log;
+pub mod service_metrics;
+pub mod state;
 pub mod stop;
 
 pub use error::Error;

@@ -4,7 +4,9 @@
 #
 #   - Debian's chromium, for the browser tests (the campaign report rendered and
 #     screenshotted, the sandbox's invite page clicked through to completion);
-#   - real bash, zsh and fish, for the shell-completion tests.
+#   - real bash, zsh and fish, for the shell-completion tests;
+#   - Debian's postgresql (server binaries only: the tests run initdb and the server
+#     themselves, under a temp dir; no system service is started or needed).
 #
 # Run from anywhere: tests/setup.sh. Needs root (or sudo) for apt-get when something is
 # missing; prints what it found either way.
@@ -56,3 +58,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 say "shells: $(command -v bash zsh fish | tr '\n' ' ')"
+
+# PostgreSQL: the state-backend tests start their own cluster from /usr/lib/postgresql/*/bin
+# (or $ZAVU_PG_BIN), or use $ZAVU_TEST_POSTGRES_URL, and fail with the reason when neither.
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+if [ -n "${ZAVU_TEST_POSTGRES_URL:-}" ]; then
+  say "postgres: \$ZAVU_TEST_POSTGRES_URL is set"
+elif [ -n "${ZAVU_PG_BIN:-}" ] && [ -x "$ZAVU_PG_BIN/initdb" ]; then
+  say "postgres: $ZAVU_PG_BIN (from \$ZAVU_PG_BIN)"
+else
+  if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
+    say "installing Debian's postgresql"
+    apt_install postgresql
+  fi
+  say "postgres: $("$(pg_bin)/postgres" --version)"
+fi

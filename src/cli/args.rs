@@ -54,6 +54,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Keep shared state (cron runs and leases, `store::` entries) in this PostgreSQL
+    /// database instead of the state directory, so several machines can run `cron` together:
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE [env: ZAVU_STATE_URL]. Prefer the
+    /// environment for a URL with a password.
+    #[arg(long, global = true, value_name = "URL")]
+    pub state_url: Option<String>,
+
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
@@ -98,6 +105,11 @@ pub enum Command {
     },
     /// Serve the built-in sandbox of the Zavu API until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Look after the shared state: schema migrations, replicas, leases.
+    State {
+        #[command(subcommand)]
+        action: StateCommand,
+    },
     /// Run scripts on cron schedules, in the foreground, until SIGTERM or Ctrl-C.
     Cron(CronArgs),
     /// Receive the project webhook and run a script for each invitation status change,
@@ -242,6 +254,19 @@ pub struct CronArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m",
           value_parser = crate::duration::parse)]
     pub job_timeout: std::time::Duration,
+    /// With --state-url: the name replicas on every machine share this crontab under
+    /// (default: the crontab's file name).
+    #[arg(long, value_name = "NAME")]
+    pub crontab_name: Option<String>,
+    /// With --state-url: how long a running job's lease lasts without a heartbeat (renewed
+    /// every third of it); a replica silent for longer has its runs recorded as lost.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::duration::parse)]
+    pub lease_ttl: std::time::Duration,
+    /// Serve /metrics (Prometheus text) and /healthz on this address, e.g.
+    /// 127.0.0.1:9464 (port 0 picks a free one; the log says which).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -320,4 +345,14 @@ pub enum CampaignCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Bring the state database's schema up to date (replicas also do it when they start);
+    /// prints the version before and after.
+    Migrate,
+    /// The backend, its schema version, the replicas seen with their last heartbeat, who
+    /// holds which lease, and each cron job's progress.
+    Status,
 }

@@ -34,6 +34,7 @@ pub fn check(globals: &Globals, runtime: &Runtime, file: &Path) -> Result<(), Er
     let engine = engine::build(HostOptions {
         limits: Default::default(),
         state_dir: None,
+        shared_state: None,
         campaign: Default::default(),
         sink: Arc::new(StdSink),
         api: None,

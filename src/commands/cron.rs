@@ -5,9 +5,12 @@ use super::session::Session;
 use crate::config::{Config, CronSettings, Globals};
 use crate::cron::clock::SystemClock;
 use crate::cron::load::{self, Defaults, Loaded};
+use crate::cron::shared::Shared;
 use crate::cron::{next_lines, run, scheduler, state};
 use crate::error::Error;
-use crate::service_log::Log;
+use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::{self, CronMetrics, Health};
+use crate::state::{Backend, backend::PgTarget};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -43,11 +46,13 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
     let _lock = state_file.lock()?;
     let session = Session::open(&config, runtime)?;
     let log = Arc::new(Log::stderr("cron", settings.json_logs));
+    let env_log = log.clone();
     let env = Arc::new(run::RunEnv {
         handle: runtime.handle().clone(),
         api: session.api.clone(),
         limits: settings.limits,
         state_dir: Some(state_dir.clone()),
+        shared_state: config.state.postgres(),
         log,
     });
     let scheduler = scheduler::Scheduler::new(
@@ -61,9 +66,93 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
         Arc::new(SystemClock),
         state_file,
     );
+    let (scheduler, replica) = match &config.state {
+        Backend::Sqlite { .. } => (scheduler, None),
+        Backend::Postgres(target) => {
+            let shared = shared_state(runtime, settings, target)?;
+            let replica = shared.replica_id().to_string();
+            (scheduler.shared(shared), Some(replica))
+        }
+    };
+    if let Some(addr) = settings.http {
+        let metrics = scheduler.metrics();
+        serve_metrics(runtime, &env_log, addr, metrics, replica)?;
+    }
     let outcome = runtime.block_on(scheduler.run());
     session.close(runtime);
     outcome
+}
+
+/// `/metrics` and `/healthz` for the scheduler, in the background until the process ends.
+/// Healthy while the state database answers heartbeats (always, without one).
+fn serve_metrics(
+    runtime: &Runtime,
+    log: &Log,
+    addr: std::net::SocketAddr,
+    metrics: Arc<CronMetrics>,
+    replica: Option<String>,
+) -> Result<(), Error> {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| Error::Usage(format!("--http {addr}: {e}")))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let health_metrics = metrics.clone();
+    let health: Health = Arc::new(move || {
+        let up = health_metrics.state_up.get() == 1;
+        let age = health_metrics.heartbeat_age.get();
+        let mut body = serde_json::json!({
+            "ok": up,
+            "backend": if replica.is_some() { "postgres" } else { "sqlite" },
+        });
+        if let Some(r) = &replica {
+            body["replica"] = r.clone().into();
+        }
+        if !up {
+            body["reason"] =
+                format!("the state database has not answered a heartbeat for {age:.1}s").into();
+        }
+        (up, body)
+    });
+    let app = service_metrics::router(Arc::new(move || metrics.encode()), health);
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    log.emit(
+        Record::new(
+            Level::Info,
+            "http",
+            format!("serving /metrics and /healthz on http://{bound}"),
+        )
+        .field("addr", bound.to_string()),
+    );
+    Ok(())
+}
+
+/// The link to the other replicas: the crontab under its shared name, its text's digest
+/// (so replicas that disagree show in `state status`), the lease length.
+fn shared_state(
+    runtime: &Runtime,
+    settings: &CronSettings,
+    target: &PgTarget,
+) -> Result<Shared, Error> {
+    if settings.lease_ttl < std::time::Duration::from_millis(300) {
+        return Err(Error::Usage(format!(
+            "--lease-ttl {}: too short to renew; use at least 300ms",
+            crate::duration::format(settings.lease_ttl)
+        )));
+    }
+    let name = settings.crontab_name.clone().unwrap_or_else(|| {
+        settings
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "crontab".into())
+    });
+    let text = std::fs::read_to_string(&settings.file).map_err(|source| Error::Io {
+        path: settings.file.clone(),
+        source,
+    })?;
+    Ok(runtime.block_on(Shared::open(target, name, &text, settings.lease_ttl))?)
 }
 
 /// The crontab, checked; a bad one is reported line by line on stderr.

@@ -27,6 +27,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let compiler = engine::build(HostOptions {
         limits: settings.limits,
         state_dir: None,
+        shared_state: None,
         campaign: Default::default(),
         sink: Arc::new(StdSink),
         api: None,
@@ -85,6 +86,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
 
     // The handler's thread.
     let (wake, woken) = std::sync::mpsc::channel();
+    let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
     let env = WorkerEnv {
@@ -92,12 +94,14 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         api: session.api.clone(),
         limits: settings.limits,
         state_dir: state_dir.clone(),
+        shared_state: config.state.postgres(),
         log: log.clone(),
         handler: ast,
         handler_name: handler_label(&settings.handler),
         inbox: path.clone(),
         scope: scope.clone(),
         max_attempts: settings.max_attempts,
+        metrics: metrics.clone(),
     };
     let worker = {
         let (stop, shutdown) = (stop.clone(), shutdown.clone());
@@ -121,6 +125,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             inbox: Mutex::new(Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?),
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
+            metrics: metrics.clone(),
         });
         let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
             .await
@@ -136,7 +141,8 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log.info(
             "listening",
             format!(
-                "receiving deliveries on http://{addr}{} (health: http://{addr}/healthz)",
+                "receiving deliveries on http://{addr}{} (health: http://{addr}/healthz, \
+                 metrics: http://{addr}/metrics)",
                 settings.path
             ),
         );

@@ -3,7 +3,7 @@
 //! `run` runs a script file once, `check` compiles one (and holds its template sends
 //! against the project's templates), `campaign` looks after campaigns in the journal,
 //! `repl` is the interactive session, `cron` the scheduler, `listen` the webhook receiver,
-//! `sandbox` serves the built-in
+//! `state` migrates and shows the shared state, `sandbox` serves the built-in
 //! imitation of the API. Each takes plain settings from [`crate::config`] (never clap
 //! types), opens a [`session`] when it talks to the API, and prints through [`output`].
 //! Doors sit on top of everything else: nothing below `commands` imports from here.
@@ -21,6 +21,7 @@ mod run;
 mod sandbox;
 pub mod session;
 mod signals;
+mod state;
 
 use crate::config::{Command, Config, Invocation};
 use crate::error::Error;
@@ -41,6 +42,7 @@ pub fn execute(invocation: Invocation, runtime: &Runtime) -> Result<(), Error> {
             listen::execute(&Config::resolve(&globals)?, runtime, &settings)
         }
         Command::Repl(settings) => repl::run(&Config::resolve(&globals)?, runtime, &settings),
+        Command::State(action) => state::execute(&Config::resolve(&globals)?, runtime, &action),
         Command::Sandbox(settings) => {
             sandbox::serve(&Config::resolve(&globals)?, runtime, &settings)
         }

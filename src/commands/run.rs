@@ -28,6 +28,7 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result
     let engine = engine::build(HostOptions {
         limits: settings.limits,
         state_dir: Some(state_dir),
+        shared_state: config.state.postgres(),
         campaign,
         sink: Arc::new(StdSink),
         api: Some(session.api.clone()),

@@ -139,6 +139,7 @@ fn compile_engine(handle: &Handle) -> Engine {
         api: None,
         bridge: Arc::new(Bridge::new(handle.clone(), Arc::new(Stop::default()))),
         state_dir: None,
+        shared_state: None,
         campaign: Default::default(),
         memory: None,
     })

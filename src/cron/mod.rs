@@ -7,7 +7,8 @@
 //! [`load`] checks a whole crontab and compiles its scripts, [`plan`] decides what a job
 //! owes at a given moment, [`state`] remembers runs across restarts, [`run`] runs one job
 //! on its own thread (logging through `crate::service_log`), and [`scheduler`] is the loop
-//! around them.
+//! around them ([`describe`] words its log lines). With a state database, [`shared`] holds
+//! the replicas' claims, leases and heartbeat and [`replicated`] is the loop's side of it.
 //! The `cron` front door (`commands::cron`) turns the command line into a [`load::Loaded`]
 //! crontab and a [`scheduler::Scheduler`]; nothing here reads the command line.
 //!
@@ -16,11 +17,14 @@
 
 pub mod clock;
 pub mod crontab;
+pub mod describe;
 pub mod load;
 pub mod plan;
+pub mod replicated;
 pub mod run;
 pub mod schedule;
 pub mod scheduler;
+pub mod shared;
 pub mod signals;
 pub mod state;
 pub mod zone;

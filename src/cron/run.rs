@@ -30,6 +30,8 @@ pub struct RunEnv {
     pub api: ClientOptions,
     pub limits: Limits,
     pub state_dir: Option<PathBuf>,
+    /// With `--state-url`: where jobs' `store::` entries live, shared by every replica.
+    pub shared_state: Option<crate::state::backend::PgTarget>,
     pub log: Arc<Log>,
 }
 
@@ -150,6 +152,7 @@ fn execute(env: &RunEnv, job: &Job, run: u64, stop: &Arc<Stop>) -> Result<(), St
         api: Some(env.api.clone()),
         bridge: Arc::new(Bridge::new(env.handle.clone(), stop.clone())),
         state_dir: env.state_dir.clone(),
+        shared_state: env.shared_state.clone(),
         // A scheduled campaign reports through the job's log, not a progress display.
         campaign: engine::CampaignDefaults {
             quiet: true,

@@ -11,20 +11,24 @@
 
 use super::clock::Clock;
 use super::crontab::{Overlap, When};
+use super::describe::{local_time, log_missed, status_line, why_run};
 use super::load::{self, Defaults, Job, Loaded};
 use super::plan::{self, Decision};
 use super::run::{self, Finished, RunEnv};
+use super::shared::Shared;
 use super::signals::{Signal, Signals};
 use super::state::{CronState, JobState, StateFile};
 use crate::duration;
 use crate::error::Error;
 use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::{CronMetrics, JobLabel, JobOutcome, JobReason};
 use crate::stop::Stop;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::Instant;
 
 /// Look at the clock at least this often, so a suspended machine or a changed clock is
 /// noticed even when the next fire time is far away.
@@ -43,9 +47,9 @@ pub struct Settings {
 }
 
 /// A loaded job and how far its times have been dealt with.
-struct Entry {
-    job: Arc<Job>,
-    handled: DateTime<Utc>,
+pub(super) struct Entry {
+    pub(super) job: Arc<Job>,
+    pub(super) handled: DateTime<Utc>,
 }
 
 /// The runs of one job (by name) in flight, and a run waiting for them (`overlap=queue`).
@@ -59,16 +63,21 @@ pub struct Scheduler {
     loaded: Loaded,
     settings: Settings,
     env: Arc<RunEnv>,
-    log: Arc<Log>,
+    pub(super) log: Arc<Log>,
     clock: Arc<dyn Clock>,
-    entries: Vec<Entry>,
+    pub(super) entries: Vec<Entry>,
     activity: HashMap<String, Activity>,
     state: CronState,
     state_file: StateFile,
-    last_run: u64,
+    pub(super) last_run: u64,
     done_tx: UnboundedSender<Finished>,
     done_rx: UnboundedReceiver<Finished>,
-    stopping: bool,
+    pub(super) stopping: bool,
+    /// With a state database: the replicas' shared claims and leases.
+    pub(super) shared: Option<Shared>,
+    /// Fire ids (in the state database) of this replica's running runs, by run number.
+    pub(super) fires: HashMap<u64, i64>,
+    pub(super) metrics: Arc<CronMetrics>,
 }
 
 impl Scheduler {
@@ -105,6 +114,9 @@ impl Scheduler {
             done_tx,
             done_rx,
             stopping: false,
+            shared: None,
+            fires: HashMap::new(),
+            metrics: Arc::new(CronMetrics::new()),
         };
         s.state.crontab = std::fs::canonicalize(&s.loaded.path)
             .unwrap_or_else(|_| s.loaded.path.clone())
@@ -114,6 +126,20 @@ impl Scheduler {
         s.entries = s.entries_for(&jobs, now);
         s.save();
         s
+    }
+
+    /// What this scheduler counts, for `/metrics`.
+    pub fn metrics(&self) -> Arc<CronMetrics> {
+        self.metrics.clone()
+    }
+
+    /// A due time not run: `overlap` or `missed`.
+    pub(super) fn count_skip(&self, job: &str, reason: &str) {
+        let (job, reason) = (job.to_string(), reason.to_string());
+        self.metrics
+            .skipped
+            .get_or_create(&JobReason { job, reason })
+            .inc();
     }
 
     /// Entries for `jobs`: a job the scheduler already knows keeps its progress; one
@@ -145,11 +171,11 @@ impl Scheduler {
             .collect()
     }
 
-    fn job_state(&mut self, name: &str) -> &mut JobState {
+    pub(super) fn job_state(&mut self, name: &str) -> &mut JobState {
         self.state.jobs.entry(name.to_string()).or_default()
     }
 
-    fn save(&self) {
+    pub(super) fn save(&self) {
         if let Err(e) = self.state_file.save(&self.state) {
             self.log
                 .warn("state", format!("cannot record run times: {e}"));
@@ -160,19 +186,24 @@ impl Scheduler {
     pub async fn run(mut self) -> Result<(), Error> {
         let watch = self.settings.watch.then(|| self.loaded.path.clone());
         let mut signals = Signals::listen(watch.as_deref()).map_err(Error::Usage)?;
+        self.resume_shared(self.clock.now()).await?;
         self.announce("loaded");
         self.start_reboot_jobs();
         let why = loop {
+            self.beat().await;
             let now = self.clock.now();
-            self.tick(now);
-            let nap = self
+            self.tick(now).await;
+            let mut nap = self
                 .next_wake(now)
                 .map(|at| (at - now).to_std().unwrap_or_default())
                 .unwrap_or(MAX_NAP)
                 .min(MAX_NAP);
+            if let Some(shared) = &self.shared {
+                nap = nap.min(shared.next_beat().saturating_duration_since(Instant::now()));
+            }
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}
-                Some(finished) = self.done_rx.recv() => self.finished(finished),
+                Some(finished) = self.done_rx.recv() => self.finished(finished).await,
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => break name,
                     Signal::Reload(why) => self.reload(why),
@@ -239,13 +270,17 @@ impl Scheduler {
             .filter(|e| e.job.spec.when == When::Reboot)
             .map(|e| e.job.clone())
             .collect();
+        // `@reboot` means "when this scheduler starts": every replica runs it.
         for job in jobs {
             self.fire(&job, None, "@reboot".into());
         }
     }
 
     /// Starts whatever is due at `now`.
-    fn tick(&mut self, now: DateTime<Utc>) {
+    async fn tick(&mut self, now: DateTime<Utc>) {
+        if self.shared.is_some() {
+            return self.tick_shared(now).await;
+        }
         let mut due = vec![];
         for e in &mut self.entries {
             let When::Cron(schedule) = &e.job.spec.when else {
@@ -257,23 +292,12 @@ impl Scheduler {
                     due.push((e.job.clone(), Some((slot, catch_up))))
                 }
                 Decision::SkipMissed { first_missed } => {
-                    let next = schedule.next_after(now);
-                    self.log.emit(
-                        Record::new(
-                            Level::Warn,
-                            "missed",
-                            format!(
-                                "missed its runs since {} and none is within the {} grace \
-                                 period: skipped{}",
-                                local_time(&e.job, first_missed),
-                                duration::format(e.job.grace),
-                                next.map(|t| format!("; next at {}", local_time(&e.job, t)))
-                                    .unwrap_or_default()
-                            ),
-                        )
-                        .job(e.job.name())
-                        .field("firstMissed", rfc3339(first_missed)),
-                    );
+                    log_missed(&self.log, &e.job, first_missed, now);
+                    let (job, reason) = (e.job.name().to_string(), "missed".to_string());
+                    self.metrics
+                        .skipped
+                        .get_or_create(&JobReason { job, reason })
+                        .inc();
                     due.push((e.job.clone(), None));
                 }
             }
@@ -285,12 +309,7 @@ impl Scheduler {
         for (job, run) in due {
             self.job_state(job.name()).handled_until = Some(now);
             if let Some((slot, catch_up)) = run {
-                let why = if catch_up {
-                    format!("catching up the run missed at {}", local_time(&job, slot))
-                } else {
-                    format!("scheduled for {}", local_time(&job, slot))
-                };
-                self.fire(&job, Some(slot), why);
+                self.fire(&job, Some(slot), why_run(&job, slot, catch_up));
             }
         }
         self.save();
@@ -308,7 +327,7 @@ impl Scheduler {
     }
 
     /// A job's time has come: start it, or apply its overlap policy.
-    fn fire(&mut self, job: &Arc<Job>, slot: Option<DateTime<Utc>>, why: String) {
+    pub(super) fn fire(&mut self, job: &Arc<Job>, slot: Option<DateTime<Utc>>, why: String) {
         let activity = self.activity.entry(job.name().to_string()).or_default();
         let busy: Vec<u64> = activity.running.keys().copied().collect();
         if !busy.is_empty() {
@@ -357,7 +376,7 @@ impl Scheduler {
         self.start(job, slot, why);
     }
 
-    fn start(&mut self, job: &Arc<Job>, slot: Option<DateTime<Utc>>, why: String) {
+    pub(super) fn start(&mut self, job: &Arc<Job>, slot: Option<DateTime<Utc>>, why: String) {
         self.last_run += 1;
         let run = self.last_run;
         let stop = Arc::new(Stop::default());
@@ -373,6 +392,11 @@ impl Scheduler {
         let st = self.job_state(job.name());
         st.last_start = Some(now);
         st.last_slot = slot;
+        let label = JobLabel {
+            job: job.name().into(),
+        };
+        self.metrics.runs.get_or_create(&label).inc();
+        self.metrics.running.inc();
         match run::spawn(&self.env, job, run, stop.clone(), self.done_tx.clone()) {
             Ok(()) => {
                 self.activity
@@ -383,7 +407,8 @@ impl Scheduler {
             }
             Err(e) => {
                 let outcome = run::Outcome::Failed(format!("cannot start a thread: {e}"));
-                self.finished(Finished {
+                // Through the loop, like any other end (a queued run may start after it).
+                let _ = self.done_tx.send(Finished {
                     job: job.name().to_string(),
                     run,
                     elapsed: Duration::ZERO,
@@ -394,7 +419,7 @@ impl Scheduler {
         self.save();
     }
 
-    fn finished(&mut self, f: Finished) {
+    async fn finished(&mut self, f: Finished) {
         let mut message = format!(
             "finished in {}: {}",
             duration::format(f.elapsed),
@@ -424,9 +449,28 @@ impl Scheduler {
         st.last_end = Some(now);
         st.last_outcome = Some(f.outcome.label().to_string());
         self.save();
+        self.activity
+            .entry(f.job.clone())
+            .or_default()
+            .running
+            .remove(&f.run);
+        let (m, job) = (&self.metrics, JobLabel { job: f.job.clone() });
+        m.running.dec();
+        m.duration
+            .get_or_create(&job)
+            .observe(f.elapsed.as_secs_f64());
+        let outcome = f.outcome.label().to_string();
+        m.finished
+            .get_or_create(&JobOutcome {
+                job: f.job.clone(),
+                outcome,
+            })
+            .inc();
 
+        if self.fires.contains_key(&f.run) {
+            return self.finish_shared(&f).await;
+        }
         let activity = self.activity.entry(f.job.clone()).or_default();
-        activity.running.remove(&f.run);
         if self.stopping || !activity.running.is_empty() {
             return;
         }
@@ -446,39 +490,14 @@ impl Scheduler {
 
     /// SIGUSR1: one line on what the scheduler is doing.
     fn status(&self, why: &str) {
-        let now = self.clock.now();
         let running: Vec<String> = self
             .activity
             .iter()
             .flat_map(|(name, a)| a.running.keys().map(move |run| format!("{name}[{run}]")))
             .collect();
-        let next = self
-            .entries
-            .iter()
-            .filter_map(|e| match &e.job.spec.when {
-                When::Cron(s) => s
-                    .upcoming(now, 1)
-                    .first()
-                    .map(|t| (t.with_timezone(&Utc), e)),
-                When::Reboot => None,
-            })
-            .min_by_key(|(t, _)| *t)
-            .map(|(t, e)| format!("; next: {} at {}", e.job.name(), local_time(&e.job, t)))
-            .unwrap_or_default();
-        self.log.info(
-            "status",
-            format!(
-                "{why}: {} job{} from {}; running: {}{next}",
-                self.entries.len(),
-                if self.entries.len() == 1 { "" } else { "s" },
-                self.loaded.file,
-                if running.is_empty() {
-                    "none".to_string()
-                } else {
-                    running.join(", ")
-                }
-            ),
-        );
+        let jobs: Vec<&Job> = self.entries.iter().map(|e| &*e.job).collect();
+        let line = status_line(why, &jobs, &self.loaded.file, &running, self.clock.now());
+        self.log.info("status", line);
     }
 
     /// SIGHUP, SIGUSR2 or a changed file: the new crontab replaces the old one only if every
@@ -529,14 +548,14 @@ impl Scheduler {
         }
     }
 
-    fn running(&self) -> usize {
+    pub(super) fn running(&self) -> usize {
         self.activity.values().map(|a| a.running.len()).sum()
     }
 
-    fn stop_all(&self) {
+    pub(super) fn stop_all(&self, reason: &str) {
         for a in self.activity.values() {
             for stop in a.running.values() {
-                stop.trigger(SHUTDOWN_REASON);
+                stop.trigger(reason);
             }
         }
     }
@@ -558,8 +577,15 @@ impl Scheduler {
         let mut deadline = tokio::time::Instant::now() + self.settings.shutdown_grace;
         let mut forced = false;
         while self.running() > 0 {
+            // Leases stay renewed while runs wind down.
+            let beat = self
+                .shared
+                .as_ref()
+                .map(Shared::next_beat)
+                .unwrap_or(deadline);
             tokio::select! {
-                Some(finished) = self.done_rx.recv() => self.finished(finished),
+                Some(finished) = self.done_rx.recv() => self.finished(finished).await,
+                _ = tokio::time::sleep_until(beat), if beat < deadline => self.beat().await,
                 _ = tokio::time::sleep_until(deadline) => {
                     if forced {
                         self.log.error(
@@ -572,7 +598,7 @@ impl Scheduler {
                         "stopping",
                         format!("grace period over: stopping {} run(s)", self.running()),
                     );
-                    self.stop_all();
+                    self.stop_all(SHUTDOWN_REASON);
                     forced = true;
                     deadline = tokio::time::Instant::now() + WIND_DOWN;
                 }
@@ -580,7 +606,7 @@ impl Scheduler {
                     // While stopping, only a second stop request means anything.
                     if let (Signal::Stop(name), false) = (signal, forced) {
                         self.log.warn("stopping", format!("{name} again: stopping running jobs now"));
-                        self.stop_all();
+                        self.stop_all(SHUTDOWN_REASON);
                         forced = true;
                         deadline = tokio::time::Instant::now() + WIND_DOWN;
                     }
@@ -588,20 +614,9 @@ impl Scheduler {
             }
         }
         self.save();
+        if let Some(shared) = self.shared.as_mut() {
+            shared.stopped(&self.log).await;
+        }
         self.log.info("stopped", format!("{why}: stopped"));
     }
-}
-
-/// A fire time in its job's zone, as RFC 3339 with the offset.
-fn local_time(job: &Job, t: DateTime<Utc>) -> String {
-    match &job.spec.when {
-        When::Cron(s) => t
-            .with_timezone(&s.tz())
-            .to_rfc3339_opts(SecondsFormat::Secs, false),
-        When::Reboot => rfc3339(t),
-    }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }

@@ -40,6 +40,9 @@ struct Unix {
 struct Watch {
     _watcher: notify::RecommendedWatcher,
     changes: UnboundedReceiver<()>,
+    /// A change was seen and is settling until then. Kept here, not in the future, so a
+    /// wait cut short by the loop's other events resumes instead of losing the change.
+    settle_until: Option<tokio::time::Instant>,
 }
 
 impl Watch {
@@ -69,15 +72,26 @@ impl Watch {
         Ok(Watch {
             _watcher: watcher,
             changes,
+            settle_until: None,
         })
     }
 
     /// The next change, once its burst of events has settled.
+    /// Cancel-safe: the loop drops this future whenever another event comes first.
     async fn changed(&mut self) {
-        if self.changes.recv().await.is_none() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(SETTLE).await;
+        let until = match self.settle_until {
+            Some(t) => t,
+            None => {
+                if self.changes.recv().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+                let t = tokio::time::Instant::now() + SETTLE;
+                self.settle_until = Some(t);
+                t
+            }
+        };
+        tokio::time::sleep_until(until).await;
+        self.settle_until = None;
         while self.changes.try_recv().is_ok() {}
     }
 }

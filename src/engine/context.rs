@@ -123,6 +123,8 @@ pub struct HostOptions {
     /// Campaign journals and `store::*` entries live here; `None` where a command has none
     /// (`check`), which makes them fail with a clear error.
     pub state_dir: Option<PathBuf>,
+    /// With `--state-url`: `store::*` entries live in this PostgreSQL database instead.
+    pub shared_state: Option<crate::state::backend::PgTarget>,
     pub campaign: CampaignDefaults,
     pub sink: Arc<dyn Sink>,
     /// Where `zavu` points and how its client behaves; `None` for commands that never

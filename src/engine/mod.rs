@@ -80,7 +80,10 @@ pub fn build(opts: HostOptions) -> Engine {
     }
 
     api_error::register(&mut engine);
-    let store = modules::store::Store::new(opts.state_dir.clone(), opts.api.as_ref());
+    let mut store = modules::store::Store::new(opts.state_dir.clone(), opts.api.as_ref());
+    if let Some(target) = &opts.shared_state {
+        store = store.shared(target, opts.bridge.clone());
+    }
     engine.register_static_module("store", modules::store::module(Arc::new(store)).into());
     let host = Arc::new(ZavuHost::new(opts.bridge.clone(), opts.api));
     modules::zavu::register(&mut engine, host.clone());
@@ -142,6 +145,7 @@ mod tests {
         let engine = build(HostOptions {
             limits,
             state_dir: None,
+            shared_state: None,
             campaign: Default::default(),
             sink: Arc::new(StdSink),
             api: None,

@@ -7,12 +7,13 @@
 use super::inbox::{Inbox, NewEvent};
 use crate::api::webhook::{self, Event, STATUS_CHANGED};
 use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::{self, ListenMetrics};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,7 @@ pub struct Receiver {
     pub inbox: Mutex<Inbox>,
     pub wake: Mutex<super::worker::Wake>,
     pub log: Arc<Log>,
+    pub metrics: Arc<ListenMetrics>,
 }
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
@@ -32,14 +34,17 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 pub fn router(path: &str, receiver: Arc<Receiver>) -> Router {
+    let metrics = receiver.metrics.clone();
+    let health: service_metrics::Health = Arc::new(|| (true, json!({ "ok": true })));
     Router::new()
         .route(path, post(deliver))
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({ "ok": true })) }),
-        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(receiver)
+        // /metrics (Prometheus text) and /healthz, beside the delivery route.
+        .merge(service_metrics::router(
+            Arc::new(move || metrics.encode()),
+            health,
+        ))
 }
 
 async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -48,6 +53,7 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         .and_then(|h| h.to_str().ok());
     let now = chrono::Utc::now().timestamp();
     if let Err(refused) = webhook::verify(header, &body, &r.secret, now, r.tolerance_seconds) {
+        r.metrics.event("refused");
         r.log.emit(Record::new(
             Level::Warn,
             "refused",
@@ -61,6 +67,7 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
     let event: Event = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(e) => {
+            r.metrics.event("refused");
             r.log.emit(Record::new(
                 Level::Warn,
                 "refused",
@@ -103,6 +110,7 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
             if fresh {
                 let _ = r.wake.lock().unwrap_or_else(|p| p.into_inner()).send(());
             } else {
+                r.metrics.event("duplicate");
                 r.log.info(
                     "duplicate",
                     format!(

@@ -14,6 +14,7 @@ use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
 use crate::memory::Budget;
 use crate::service_log::{Level, Log, Record};
+use crate::service_metrics::ListenMetrics;
 use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
 use std::path::PathBuf;
@@ -28,12 +29,15 @@ pub struct WorkerEnv {
     pub api: ClientOptions,
     pub limits: Limits,
     pub state_dir: PathBuf,
+    /// With `--state-url`: where the handler's `store::` entries live.
+    pub shared_state: Option<crate::state::backend::PgTarget>,
     pub log: Arc<Log>,
     pub handler: Arc<AST>,
     pub handler_name: String,
     pub inbox: PathBuf,
     pub scope: String,
     pub max_attempts: i64,
+    pub metrics: Arc<ListenMetrics>,
 }
 
 /// Tells the worker to look again (an event was recorded).
@@ -88,6 +92,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
     let engine = engine::build(HostOptions {
         limits: env.limits,
         state_dir: Some(env.state_dir.clone()),
+        shared_state: env.shared_state.clone(),
         campaign: engine::CampaignDefaults {
             quiet: true,
             ..Default::default()
@@ -147,6 +152,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
                 e.invitation_id, a.status, a.event_ms
             );
             let _ = inbox.skip(&e.event_id, &why);
+            env.metrics.event("skipped");
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
             );
@@ -155,6 +161,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         Ok(Some(a)) if a.status == e.current_status => {
             let why = format!("{} is already {}", e.invitation_id, a.status);
             let _ = inbox.skip(&e.event_id, &why);
+            env.metrics.event("skipped");
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
             );
@@ -198,14 +205,20 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     let outcome = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &env.handler);
     drop(scope);
     let took = crate::duration::format(started.elapsed());
+    env.metrics
+        .handler_duration
+        .observe(started.elapsed().as_secs_f64());
     match outcome {
         Ok(_) => match inbox.finish(e) {
-            Ok(()) => log.emit(
-                Record::new(Level::Info, "end", format!("handled in {took}"))
-                    .job(&who)
-                    .field("durationMs", started.elapsed().as_millis() as u64)
-                    .field("outcome", "ok"),
-            ),
+            Ok(()) => {
+                env.metrics.event("done");
+                log.emit(
+                    Record::new(Level::Info, "end", format!("handled in {took}"))
+                        .job(&who)
+                        .field("durationMs", started.elapsed().as_millis() as u64)
+                        .field("outcome", "ok"),
+                )
+            }
             Err(err) => log.error("inbox", err.to_string()),
         },
         Err(err) if shutdown.is_set() => {
@@ -228,6 +241,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
                 let delay = retry_delay(attempt);
                 let at = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
                 let _ = inbox.fail(&e.event_id, &message, Some(at));
+                env.metrics.event("retried");
                 log.emit(
                     Record::new(
                         Level::Warn,
@@ -244,6 +258,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
                 );
             } else {
                 let _ = inbox.fail(&e.event_id, &message, None);
+                env.metrics.event("failed");
                 log.emit(
                     Record::new(
                         Level::Error,

@@ -15,43 +15,43 @@ use std::time::{Duration, Instant};
 use zavu_script::api::CreateInvitation;
 
 /// Long enough for a slow CI machine; a passing test never waits this long.
-const PATIENCE: Duration = Duration::from_secs(90);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(90);
 
 /// A crontab and its scripts in a throwaway directory.
-struct Tab {
-    dir: tempfile::TempDir,
+pub(crate) struct Tab {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Tab {
-    fn new(crontab: &str) -> Tab {
+    pub(crate) fn new(crontab: &str) -> Tab {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("crontab"), crontab).unwrap();
         Tab { dir }
     }
 
-    fn script(self, name: &str, text: &str) -> Tab {
+    pub(crate) fn script(self, name: &str, text: &str) -> Tab {
         std::fs::write(self.dir.path().join(name), text).unwrap();
         self
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("crontab")
     }
 
-    fn rewrite(&self, crontab: &str) {
+    pub(crate) fn rewrite(&self, crontab: &str) {
         std::fs::write(self.path(), crontab).unwrap();
     }
 }
 
 /// A running `zavu-script cron`, its stderr collected line by line.
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     lines: Arc<Mutex<Vec<String>>>,
     _state: Option<tempfile::TempDir>,
 }
 
 impl Running {
-    fn spawn(mut command: Command, state: Option<tempfile::TempDir>) -> Running {
+    pub(crate) fn spawn(mut command: Command, state: Option<tempfile::TempDir>) -> Running {
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("zavu-script starts");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -70,7 +70,7 @@ impl Running {
     }
 
     /// The scheduler against this sandbox, with a private state dir.
-    fn against(sb: &TestSandbox, args: &[&str]) -> Running {
+    pub(crate) fn against(sb: &TestSandbox, args: &[&str]) -> Running {
         let state = tempfile::tempdir().unwrap();
         let mut c = cmd(state.path());
         c.current_dir(repo())
@@ -82,22 +82,22 @@ impl Running {
     }
 
     /// The scheduler with an in-process sandbox and the given state dir.
-    fn sandboxed(state_dir: &Path, args: &[&str]) -> Running {
+    pub(crate) fn sandboxed(state_dir: &Path, args: &[&str]) -> Running {
         let mut c = cmd(state_dir);
         c.current_dir(repo()).args(["--sandbox", "cron"]).args(args);
         Running::spawn(c, None)
     }
 
-    fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
-    fn count(&self, needle: &str) -> usize {
+    pub(crate) fn count(&self, needle: &str) -> usize {
         self.log().iter().filter(|l| l.contains(needle)).count()
     }
 
     /// Waits until `needle` has appeared in `n` lines.
-    async fn wait_for(&self, needle: &str, n: usize) {
+    pub(crate) async fn wait_for(&self, needle: &str, n: usize) {
         let start = Instant::now();
         while self.count(needle) < n {
             if start.elapsed() > PATIENCE {
@@ -110,7 +110,7 @@ impl Running {
         }
     }
 
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
@@ -119,7 +119,7 @@ impl Running {
         assert!(status.success());
     }
 
-    async fn exit_code(&mut self) -> i32 {
+    pub(crate) async fn exit_code(&mut self) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -136,7 +136,7 @@ impl Running {
     }
 
     /// Index of the first line containing `needle`.
-    fn position(&self, needle: &str) -> usize {
+    pub(crate) fn position(&self, needle: &str) -> usize {
         let log = self.log();
         log.iter()
             .position(|l| l.contains(needle))

@@ -269,6 +269,7 @@ mod tests {
         let engine = engine::build(HostOptions {
             limits: Default::default(),
             state_dir: None,
+            shared_state: None,
             campaign: Default::default(),
             sink: Arc::new(StdSink),
             // Never contacted: every call below fails its parameter check first.

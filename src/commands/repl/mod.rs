@@ -59,6 +59,7 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         limits: settings.limits,
         // Campaigns and store:: work in a session as they do in scripts.
         state_dir: Some(config.state_dir()?.to_path_buf()),
+        shared_state: config.state.postgres(),
         campaign: engine::CampaignDefaults {
             confirm: output::terminal_confirm(),
             ..Default::default()

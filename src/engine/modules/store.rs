@@ -1,6 +1,8 @@
 //! `store::get(key)`, `store::set(key, value)`, `store::has(key)`, `store::remove(key)`:
 //! what a script remembers between runs — which clients a daily follow-up already
-//! welcomed — in an SQLite file in the state directory, readable only by its owner.
+//! welcomed — in an SQLite file in the state directory, readable only by its owner, or
+//! with `--state-url` in the shared PostgreSQL database (`crate::state`), so every machine
+//! sees the same entries.
 //!
 //! Values are anything JSON can hold (maps, arrays, strings, numbers, booleans, `()`).
 //! Entries are kept per API target — base URL plus a fingerprint of the key, never the key
@@ -9,7 +11,10 @@
 //! other's entries. This module stores and fetches; what to remember is the script's call.
 
 use crate::client::ClientOptions;
+use crate::engine::bridge::Bridge;
 use crate::engine::convert::{from_json, to_json};
+use crate::state::backend::PgTarget;
+use crate::state::postgres::kv::PgKv;
 use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -29,6 +34,8 @@ pub struct Store {
     dir: Option<PathBuf>,
     scope: String,
     conn: Mutex<Option<Connection>>,
+    /// With a state database: the entries live there, reached through the script's bridge.
+    shared: Option<(PgKv, Arc<Bridge>)>,
 }
 
 impl Store {
@@ -41,7 +48,34 @@ impl Store {
             dir,
             scope,
             conn: Mutex::new(None),
+            shared: None,
         }
+    }
+
+    /// The same store, kept in the state database.
+    pub fn shared(mut self, target: &PgTarget, bridge: Arc<Bridge>) -> Store {
+        self.shared = Some((PgKv::new(target.clone()), bridge));
+        self
+    }
+
+    /// Runs `op` against the state database on the script's bridge (which gives up when
+    /// the run is stopped); `None` when the store is the local file.
+    fn remote(&self, call: &str, op: Op<'_>) -> Option<RhaiResult<Answer>> {
+        let (kv, bridge) = self.shared.as_ref()?;
+        let scope = self.scope.as_str();
+        let work = async move {
+            match op {
+                Op::Get(k) => kv.get(scope, k).await.map(Answer::Value),
+                Op::Set(k, v, at) => kv.set(scope, k, v, at).await.map(|_| Answer::Done),
+                Op::Has(k) => kv.has(scope, k).await.map(Answer::Flag),
+                Op::Remove(k) => kv.remove(scope, k).await.map(Answer::Flag),
+            }
+        };
+        Some(match bridge.block_on(work) {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(format!("{call}: {e}").into()),
+            Err(stopped) => Err(format!("{call}: {}", stopped.0).into()),
+        })
     }
 
     fn with_conn<T>(
@@ -74,14 +108,21 @@ impl Store {
 
     pub fn get(&self, key: &str) -> RhaiResult<Dynamic> {
         check_key("store::get", key)?;
-        let text: Option<String> = self.with_conn("store::get", |c, scope| {
-            c.query_row(
-                "SELECT value FROM store WHERE scope = ?1 AND key = ?2",
-                params![scope, key],
-                |row| row.get(0),
-            )
-            .optional()
-        })?;
+        let text: Option<String> = if let Some(r) = self.remote("store::get", Op::Get(key)) {
+            match r? {
+                Answer::Value(v) => v,
+                _ => None,
+            }
+        } else {
+            self.with_conn("store::get", |c, scope| {
+                c.query_row(
+                    "SELECT value FROM store WHERE scope = ?1 AND key = ?2",
+                    params![scope, key],
+                    |row| row.get(0),
+                )
+                .optional()
+            })?
+        };
         match text {
             None => Ok(Dynamic::UNIT),
             Some(t) => serde_json::from_str(&t)
@@ -95,6 +136,9 @@ impl Store {
         let json = to_json(&value).map_err(|e| format!("store::set: {key:?}: {e}"))?;
         let text = serde_json::to_string(&json).map_err(|e| format!("store::set: {e}"))?;
         let now = crate::api::Timestamp(chrono::Utc::now()).to_string();
+        if let Some(r) = self.remote("store::set", Op::Set(key, &text, &now)) {
+            return r.map(|_| ());
+        }
         self.with_conn("store::set", |c, scope| {
             c.execute(
                 "INSERT INTO store (scope, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -108,6 +152,9 @@ impl Store {
 
     pub fn has(&self, key: &str) -> RhaiResult<bool> {
         check_key("store::has", key)?;
+        if let Some(r) = self.remote("store::has", Op::Has(key)) {
+            return r.map(|a| matches!(a, Answer::Flag(true)));
+        }
         self.with_conn("store::has", |c, scope| {
             c.query_row(
                 "SELECT 1 FROM store WHERE scope = ?1 AND key = ?2",
@@ -121,6 +168,9 @@ impl Store {
 
     pub fn remove(&self, key: &str) -> RhaiResult<bool> {
         check_key("store::remove", key)?;
+        if let Some(r) = self.remote("store::remove", Op::Remove(key)) {
+            return r.map(|a| matches!(a, Answer::Flag(true)));
+        }
         self.with_conn("store::remove", |c, scope| {
             c.execute(
                 "DELETE FROM store WHERE scope = ?1 AND key = ?2",
@@ -129,6 +179,20 @@ impl Store {
             .map(|n| n > 0)
         })
     }
+}
+
+/// One store call, for the state database.
+enum Op<'a> {
+    Get(&'a str),
+    Set(&'a str, &'a str, &'a str),
+    Has(&'a str),
+    Remove(&'a str),
+}
+
+enum Answer {
+    Value(Option<String>),
+    Flag(bool),
+    Done,
 }
 
 fn check_key(call: &str, key: &str) -> RhaiResult<()> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pg;
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -122,6 +123,7 @@ pub fn cmd(state_dir: &std::path::Path) -> std::process::Command {
     let mut c = std::process::Command::new(bin());
     c.env_remove("ZAVUDEV_API_KEY")
         .env_remove("ZAVUDEV_BASE_URL")
+        .env_remove("ZAVU_STATE_URL")
         .env("ZAVU_SCRIPT_STATE_DIR", state_dir)
         .env("NO_COLOR", "1");
     c

@@ -1,0 +1,54 @@
+//! Opening a connection to the state database: plain TCP (`NoTls`; TLS would come through
+//! a rustls connector), an `application_name` that names the process and host so a
+//! person can tell replicas apart in `pg_stat_activity`, the `zavu_script` schema first
+//! on the search path, and a background task that drives the connection. A lost
+//! connection surfaces as an error on the next statement, never a panic.
+
+use crate::state::backend::PgTarget;
+use crate::state::error::StateError;
+use std::sync::Arc;
+
+/// The schema every table lives in, apart from whatever else shares the database.
+pub const SCHEMA: &str = "zavu_script";
+
+/// A connection and where it goes (for messages).
+#[derive(Clone)]
+pub struct Conn {
+    pub client: Arc<tokio_postgres::Client>,
+    pub at: String,
+}
+
+impl Conn {
+    /// Wraps a statement's error with what we were doing.
+    pub fn err(
+        &self,
+        doing: impl Into<String>,
+    ) -> impl FnOnce(tokio_postgres::Error) -> StateError {
+        let (at, doing) = (self.at.clone(), doing.into());
+        move |e| StateError::postgres(&at, doing, &e)
+    }
+}
+
+/// Connects as `role` (e.g. `cron`, `state status`), from inside a tokio runtime.
+pub async fn connect(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
+    let mut config = target.config();
+    config.application_name(format!(
+        "zavu-script {role} on {} (process {})",
+        crate::state::replica::hostname(),
+        std::process::id()
+    ));
+    config.options(format!("-c search_path={SCHEMA}"));
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| StateError::postgres(&target.to_string(), "connecting", &e))?;
+    // The connection task ends when the client is dropped or the server goes away; the
+    // client's next statement reports the latter.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Conn {
+        client: Arc::new(client),
+        at: target.to_string(),
+    })
+}
