@@ -14,6 +14,7 @@ mod layers;
 mod memory;
 mod repl;
 mod sandbox_server;
+mod sandbox_webhook;
 mod scripts_after_onboarding;
 mod seed_scripts;
 mod template_sends;

@@ -231,3 +231,127 @@ pub fn script(text: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+/// How long a test waits for something the sandbox or a receiver does in the background;
+/// a passing test never waits this long.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `check` every 20 ms until it gives `Some`, or fails after [`PATIENCE`] saying
+/// what it waited for.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestSandbox {
+    /// Configures the project webhook to deliver to `url`; returns its secret.
+    pub async fn configure_webhook(&self, url: &str) -> String {
+        let hook = self
+            .client()
+            .configure_webhook(url, None)
+            .await
+            .expect("the webhook is configured");
+        hook.secret
+    }
+
+    /// The control plane's delivery log: `{pending, delivered, …, deliveries: [...]}`.
+    pub async fn deliveries(&self) -> Value {
+        self.http
+            .get(format!("{}/_sandbox/webhook/deliveries", self.url()))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("deliveries")
+            .json()
+            .await
+            .expect("deliveries JSON")
+    }
+
+    /// Waits until nothing is queued for delivery and `n` attempts are logged.
+    pub async fn settled(&self, n: usize) -> Value {
+        eventually(
+            &format!("{n} delivery attempt(s), none pending"),
+            async || {
+                let log = self.deliveries().await;
+                let done =
+                    log["pending"] == 0 && log["deliveries"].as_array().map(Vec::len) == Some(n);
+                done.then_some(log)
+            },
+        )
+        .await
+    }
+}
+
+/// One delivery a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub signature: Option<String>,
+    pub body: String,
+}
+
+impl Delivery {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a delivery is JSON")
+    }
+}
+
+/// A plain HTTP receiver on 127.0.0.1:0 that keeps every delivery and answers with the
+/// statuses it is told to (then 200) — a stand-in for a partner's server, to see what the
+/// sandbox sends. (`listen` is tested as the real receiver elsewhere.)
+pub struct Receiver {
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>,
+    answers: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::http::{HeaderMap, StatusCode};
+        let got = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let answers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (g, a) = (got.clone(), answers.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let (g, a) = (g.clone(), a.clone());
+                async move {
+                    let signature = headers
+                        .get("x-zavu-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    g.lock().unwrap().push(Delivery { signature, body });
+                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, got, answers }
+    }
+
+    /// The next deliveries are answered with these statuses.
+    pub fn answer(&self, statuses: &[u16]) {
+        self.answers.lock().unwrap().extend(statuses);
+    }
+
+    pub fn got(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits for `n` deliveries.
+    pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
+        eventually(&format!("{n} deliveries"), async || {
+            let got = self.got();
+            (got.len() >= n).then_some(got)
+        })
+        .await
+    }
+}
