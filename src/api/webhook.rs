@@ -147,7 +147,7 @@ pub fn verify(
         return Err(Refused::Missing);
     };
     let (mut t, mut v1, mut v2) = (None, vec![], vec![]);
-    for part in header.split(',') {
+    for part in header.split(',').filter(|p| !p.trim().is_empty()) {
         let Some((k, v)) = part.trim().split_once('=') else {
             return Err(Refused::Malformed(format!("`{part}` is not key=value")));
         };

@@ -16,6 +16,7 @@ mod repl;
 mod sandbox_server;
 mod sandbox_webhook;
 mod scripts_after_onboarding;
+mod scripts_webhook;
 mod seed_scripts;
 mod template_sends;
 mod wire_edges;
