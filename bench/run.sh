@@ -2,16 +2,17 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|report]...
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
-# and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`).
+# and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
+# also needs Chromium (tests/setup.sh installs it).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory)
+[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory report)
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -181,6 +182,56 @@ PY
     /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --sandbox run --max-memory 64MiB "$work/grow.rhai" >"$work/last.out" 2>"$work/last.err" || true
     read -r secs kb <"$work/time"
     echo "   stopped after ${secs} s, peak RSS $((kb / 1024)) MB: $(grep -o 'held more than [^(]*' "$work/last.err")"
+  report)
+    rows=${REPORT_ROWS:-10000}; limit=${REPORT_LIMIT:-20}; window=${REPORT_WINDOW:-2}
+    echo "== report: campaign report --refresh on a $rows-row campaign — list calls, wall time, page size, Chromium's first paint"
+    reset
+    csv_of "$rows" "$work/report.csv"
+    state="$work/state-report"
+    "$zs" --state-dir "$state" run scripts/onboard_from_csv.rhai "$work/report.csv" onboard-clients >"$work/last.out" 2>"$work/last.err"
+    echo "   campaign: $(tail -n1 "$work/last.out")"
+    # The clients act over two days of the sandbox's clock: 40% complete, 20% start,
+    # 20% only look (a link that ran out meanwhile stays expired).
+    cat >"$work/live.rhai" <<'RHAI'
+let n = 0;
+for inv in zavu.invitations.all(#{ limit: 100 }) {
+    let k = n % 10;
+    try {
+        if k < 4 { sandbox::complete(inv.id); } else if k < 6 { sandbox::start(inv.id); } else if k < 8 { sandbox::view(inv.id); }
+    } catch (e) {
+        if !e.message.contains("expired") { throw e; }
+    }
+    n += 1;
+    if n % 200 == 0 { sandbox::advance_clock(3600); }
+}
+RHAI
+    "$zs" run "$work/live.rhai" >/dev/null
+    requests() { stats | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["byStatus"].get("429", 0))'; }
+    refresh() { # LABEL: one `campaign report --refresh`, its wall time and the requests it made
+      read -r r0 l0 < <(requests)
+      secs=$(wall "$zs" --state-dir "$state" campaign report onboard-clients --refresh --out "$work/report.html")
+      read -r r1 l1 < <(requests)
+      echo "   $1: ${secs} s, $((r1 - r0)) requests ($((l1 - l0)) answered 429); $(grep -o 'in [0-9]* list calls*' "$work/last.err")"
+    }
+    refresh "no rate limit"
+    control faults "{\"rateLimitPerMinute\": $limit, \"rateLimitWindowSeconds\": $window}"
+    # Let the window the set-up requests used run out, so the run starts on a fresh budget.
+    sleep "$window"
+    refresh "at $limit per ${window} s ($((limit * 60 / window))/min)"
+    control faults '{"rateLimitPerMinute": null, "rateLimitWindowSeconds": null}'
+    calls=$(grep -o 'in [0-9]*' "$work/last.err" | tail -n1 | tr -dc 0-9)
+    python3 - "$calls" "$limit" "$window" "$secs" <<'PY'
+import math, sys
+calls, limit, window, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+# At the limit's pace: the first window's budget at once, then one window per further
+# `limit` calls — less up to one window, as the first call may land late in its window.
+pace = (math.ceil(calls / limit) - 1) * window
+print(f"   at the limit's pace {calls} calls take {pace:.1f} s (from {max(pace - window, 0):.1f} s, by where the first lands in its window); took {secs:.1f} s: {secs - pace:+.1f} s off it")
+PY
+    secs=$(wall "$zs" --state-dir "$state" campaign report onboard-clients --out "$work/report.html")
+    echo "   from the journal alone (no refresh): ${secs} s; $(tail -n1 "$work/last.out")"
+    echo "   page: $(stat -c %s "$work/report.html") bytes ($(python3 -c "print(round($(stat -c %s "$work/report.html")/1048576, 2))") MiB)"
+    cargo bench --quiet --bench report_paint -- "$work/report.html" 5 2>/dev/null | sed "s|$work/||; s/^/   /"
     ;;
   *) echo "unknown section: $section" >&2; exit 2 ;;
   esac

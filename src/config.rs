@@ -73,6 +73,12 @@ pub enum CampaignAction {
         dry_run: bool,
         yes: bool,
     },
+    Report {
+        name: String,
+        /// `None`: the default file, or (with `--json`) no file.
+        out: Option<PathBuf>,
+        refresh: bool,
+    },
 }
 
 pub struct SandboxSettings {
@@ -115,6 +121,7 @@ pub struct ListenSettings {
 }
 
 pub struct ReplSettings {
+    pub keep_going: bool,
     pub limits: Limits,
 }
 
@@ -138,6 +145,9 @@ impl Invocation {
                 }
                 cli::CampaignCommand::Cleanup { name, dry_run, yes } => {
                     CampaignAction::Cleanup { name, dry_run, yes }
+                }
+                cli::CampaignCommand::Report { name, out, refresh } => {
+                    CampaignAction::Report { name, out, refresh }
                 }
             }),
             cli::Command::Sandbox(a) => Command::Sandbox(SandboxSettings {
@@ -179,6 +189,7 @@ impl Invocation {
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {
+                keep_going: a.keep_going,
                 limits: limits(&a.limits),
             }),
         };

@@ -45,6 +45,9 @@ pub enum Error {
     Incomplete(String),
     #[error("interrupted")]
     Interrupted,
+    /// Already told to the user where it happened; only the exit status is left to give.
+    #[error("")]
+    Reported(u8),
     /// A script stopped by Ctrl-C; the text says where.
     #[error("{0}")]
     ScriptInterrupted(String),
@@ -58,6 +61,7 @@ impl Error {
             Error::Api(_) | Error::ApiDuring { .. } | Error::ScriptApi(_) => 3,
             Error::Incomplete(_) => 4,
             Error::Interrupted | Error::ScriptInterrupted(_) => 130,
+            Error::Reported(code) => *code,
         })
     }
 
@@ -67,6 +71,7 @@ impl Error {
             Error::Script(t) | Error::ScriptApi(t) | Error::ScriptInterrupted(t) => {
                 t.trim_end().to_string()
             }
+            Error::Reported(_) => String::new(),
             other => format!("error: {other}"),
         }
     }

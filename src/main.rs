@@ -20,7 +20,10 @@ fn main() -> ExitCode {
     match zavu_script::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}", e.render());
+            let text = e.render();
+            if !text.is_empty() {
+                eprintln!("{text}");
+            }
             e.exit_code()
         }
     }

@@ -9,6 +9,8 @@
 //! phones: it is created 0600 inside the 0700 state directory. This module stores and
 //! queries; it decides nothing about what to send.
 
+use super::journal_schema::{self, COLUMNS, entry};
+use crate::api::Invitation;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +48,7 @@ impl RowState {
         }
     }
 
-    fn parse(s: &str) -> RowState {
+    pub(super) fn parse(s: &str) -> RowState {
         match s {
             "sending" => RowState::Sending,
             "created" => RowState::Created,
@@ -75,6 +77,62 @@ pub struct Entry {
     pub match_email: Option<String>,
     pub match_phone: Option<String>,
     pub updated_at_ms: i64,
+    /// The client's name as sent (or as the API last gave it).
+    pub client_name: Option<String>,
+    /// The invitation's lifecycle as the API last told it.
+    pub life: Lifecycle,
+}
+
+/// When an invitation was created, viewed, started, completed or failed, and when it last
+/// changed, as the API last said (server clock, epoch ms). Empty for rows never created.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lifecycle {
+    pub created_ms: Option<i64>,
+    pub expires_ms: Option<i64>,
+    pub viewed_ms: Option<i64>,
+    pub started_ms: Option<i64>,
+    pub completed_ms: Option<i64>,
+    pub failed_ms: Option<i64>,
+    pub changed_ms: Option<i64>,
+    pub failure_reason: Option<String>,
+}
+
+/// What one answer of the API said about an invitation: its status, the client's name and
+/// its lifecycle times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub status: String,
+    pub client_name: Option<String>,
+    pub life: Lifecycle,
+}
+
+impl Observed {
+    pub fn of(inv: &Invitation) -> Observed {
+        let ms = |t: &Option<crate::api::Timestamp>| t.as_ref().map(|t| t.millis());
+        Observed {
+            status: inv.status.as_str().to_string(),
+            client_name: inv.client_name.clone(),
+            life: Lifecycle {
+                created_ms: Some(inv.created_at.millis()),
+                expires_ms: Some(inv.expires_at.millis()),
+                viewed_ms: ms(&inv.viewed_at),
+                started_ms: ms(&inv.started_at),
+                completed_ms: ms(&inv.completed_at),
+                failed_ms: ms(&inv.failed_at),
+                changed_ms: Some(inv.updated_at.millis()),
+                failure_reason: inv.failure_reason.clone(),
+            },
+        }
+    }
+}
+
+/// Who a row is about, as the journal keeps it: the client's name for reports, the
+/// normalised email and phone for reconciliation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Client<'a> {
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
 }
 
 /// Counts by a label (a row state, an invitation status).
@@ -105,59 +163,8 @@ pub struct Journal {
     path: PathBuf,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    target TEXT NOT NULL,
-    key_fp TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created_at_ms INTEGER NOT NULL,
-    clock_offset_ms INTEGER,
-    UNIQUE (target, key_fp, name)
-);
-CREATE TABLE IF NOT EXISTS rows (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
-    row_key TEXT NOT NULL,
-    line INTEGER,
-    state TEXT NOT NULL,
-    attempt_at_ms INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    invitation_id TEXT,
-    url TEXT,
-    inv_status TEXT,
-    error_code TEXT,
-    error_message TEXT,
-    match_email TEXT,
-    match_phone TEXT,
-    updated_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (campaign_id, row_key)
-);
-CREATE INDEX IF NOT EXISTS rows_by_state ON rows (campaign_id, state);
-";
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-const COLUMNS: &str = "row_key, line, state, attempt_at_ms, attempts, invitation_id, url, inv_status, \
-     error_code, error_message, match_email, match_phone, updated_at_ms";
-
-fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-    Ok(Entry {
-        key: row.get(0)?,
-        line: row.get::<_, Option<i64>>(1)?.map(|l| l as u64),
-        state: RowState::parse(&row.get::<_, String>(2)?),
-        attempt_at_ms: row.get(3)?,
-        attempts: row.get(4)?,
-        invitation_id: row.get(5)?,
-        url: row.get(6)?,
-        inv_status: row.get(7)?,
-        error_code: row.get(8)?,
-        error_message: row.get(9)?,
-        match_email: row.get(10)?,
-        match_phone: row.get(11)?,
-        updated_at_ms: row.get(12)?,
-    })
 }
 
 /// Where the journal lives in a state directory.
@@ -190,7 +197,7 @@ impl Journal {
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        journal_schema::migrate(&conn).map_err(err)?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
@@ -317,19 +324,19 @@ impl Journal {
         c: CampaignId,
         key: &str,
         line: u64,
-        match_email: Option<&str>,
-        match_phone: Option<&str>,
+        client: &Client<'_>,
         attempt_at_ms: i64,
     ) -> Result<(), JournalError> {
         self.run(
-                "INSERT INTO rows (campaign_id, row_key, line, state, attempt_at_ms, attempts, match_email, match_phone, updated_at_ms)
-                 VALUES (?1, ?2, ?3, 'sending', ?4, 1, ?5, ?6, ?4)
+                "INSERT INTO rows (campaign_id, row_key, line, state, attempt_at_ms, attempts, match_email, match_phone, client_name, updated_at_ms)
+                 VALUES (?1, ?2, ?3, 'sending', ?4, 1, ?5, ?6, ?7, ?4)
                  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
                    line = excluded.line, state = 'sending', attempt_at_ms = excluded.attempt_at_ms,
                    attempts = attempts + 1, match_email = excluded.match_email,
-                   match_phone = excluded.match_phone, error_code = NULL, error_message = NULL,
+                   match_phone = excluded.match_phone, client_name = excluded.client_name,
+                   error_code = NULL, error_message = NULL,
                    updated_at_ms = excluded.updated_at_ms",
-                params![c.0, key, line as i64, attempt_at_ms, match_email, match_phone],
+                params![c.0, key, line as i64, attempt_at_ms, client.email, client.phone, client.name],
             )
     }
 
@@ -339,13 +346,72 @@ impl Journal {
         key: &str,
         invitation_id: &str,
         url: &str,
-        status: &str,
+        seen: &Observed,
     ) -> Result<(), JournalError> {
         self.run(
-            "UPDATE rows SET state = 'created', invitation_id = ?3, url = ?4, inv_status = ?5,
-                   error_code = NULL, error_message = NULL, updated_at_ms = ?6
+            "UPDATE rows SET state = 'created', invitation_id = ?3, url = ?4,
+                   error_code = NULL, error_message = NULL, updated_at_ms = ?5
                  WHERE campaign_id = ?1 AND row_key = ?2",
-            params![c.0, key, invitation_id, url, status, now_ms()],
+            params![c.0, key, invitation_id, url, now_ms()],
+        )?;
+        self.observe(c, key, seen)
+    }
+
+    /// Records what the API said about a row's invitation: status, name, lifecycle times.
+    pub fn observe(&self, c: CampaignId, key: &str, seen: &Observed) -> Result<(), JournalError> {
+        let l = &seen.life;
+        self.run(
+            "UPDATE rows SET inv_status = ?3, client_name = COALESCE(?4, client_name),
+                   inv_created_ms = ?5, inv_expires_ms = ?6, inv_viewed_ms = ?7,
+                   inv_started_ms = ?8, inv_completed_ms = ?9, inv_failed_ms = ?10,
+                   inv_changed_ms = ?11, inv_failure_reason = ?12
+                 WHERE campaign_id = ?1 AND row_key = ?2",
+            params![
+                c.0,
+                key,
+                seen.status,
+                seen.client_name,
+                l.created_ms,
+                l.expires_ms,
+                l.viewed_ms,
+                l.started_ms,
+                l.completed_ms,
+                l.failed_ms,
+                l.changed_ms,
+                l.failure_reason
+            ],
+        )
+    }
+
+    /// Every row of the campaign, in source order.
+    pub fn entries(&self, c: CampaignId) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 ORDER BY line, row_key"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![c.0], entry)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// When the campaign's statuses were last read from the API (our clock, epoch ms).
+    pub fn refreshed_at(&self, c: CampaignId) -> Result<Option<i64>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT refreshed_at_ms FROM campaigns WHERE id = ?1",
+                params![c.0],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_refreshed_at(&self, c: CampaignId, at_ms: i64) -> Result<(), JournalError> {
+        self.run(
+            "UPDATE campaigns SET refreshed_at_ms = ?2 WHERE id = ?1",
+            params![c.0, at_ms],
         )
     }
 
@@ -371,17 +437,19 @@ impl Journal {
         c: CampaignId,
         key: &str,
         line: u64,
+        client_name: Option<&str>,
         code: &str,
         message: &str,
     ) -> Result<(), JournalError> {
         self.run(
-                "INSERT INTO rows (campaign_id, row_key, line, state, error_code, error_message, updated_at_ms)
-                 VALUES (?1, ?2, ?3, 'invalid', ?4, ?5, ?6)
+                "INSERT INTO rows (campaign_id, row_key, line, state, client_name, error_code, error_message, updated_at_ms)
+                 VALUES (?1, ?2, ?3, 'invalid', ?4, ?5, ?6, ?7)
                  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
-                   line = excluded.line, state = 'invalid', error_code = excluded.error_code,
+                   line = excluded.line, state = 'invalid', client_name = excluded.client_name,
+                   error_code = excluded.error_code,
                    error_message = excluded.error_message, updated_at_ms = excluded.updated_at_ms
                  WHERE state NOT IN ('created', 'sending', 'unknown')",
-                params![c.0, key, line as i64, code, message, now_ms()],
+                params![c.0, key, line as i64, client_name, code, message, now_ms()],
             )
     }
 
@@ -418,21 +486,6 @@ impl Journal {
                  WHERE campaign_id = ?1 AND state = 'sending'",
                 params![c.0, now_ms()],
             )
-            .map_err(|e| self.err(e))
-    }
-
-    pub fn set_inv_status(
-        &self,
-        c: CampaignId,
-        key: &str,
-        status: &str,
-    ) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "UPDATE rows SET inv_status = ?3, updated_at_ms = ?4 WHERE campaign_id = ?1 AND row_key = ?2",
-                params![c.0, key, status, now_ms()],
-            )
-            .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
@@ -493,12 +546,28 @@ mod tests {
             "targets are separate"
         );
 
-        j.mark_sending(c, "a@x.co", 2, Some("a@x.co"), None, 1000)
+        let a = Client {
+            name: Some("Acme"),
+            email: Some("a@x.co"),
+            phone: None,
+        };
+        j.mark_sending(c, "a@x.co", 2, &a, 1000).unwrap();
+        let seen = Observed {
+            status: "pending".into(),
+            client_name: Some("Acme Corp".into()),
+            life: Lifecycle {
+                created_ms: Some(1500),
+                changed_ms: Some(1500),
+                ..Lifecycle::default()
+            },
+        };
+        j.mark_created(c, "a@x.co", "inv1", "http://x/invite/t", &seen)
             .unwrap();
-        j.mark_created(c, "a@x.co", "inv1", "http://x/invite/t", "pending")
-            .unwrap();
-        j.mark_sending(c, "b@x.co", 3, Some("b@x.co"), None, 1001)
-            .unwrap();
+        let b = Client {
+            email: Some("b@x.co"),
+            ..Client::default()
+        };
+        j.mark_sending(c, "b@x.co", 3, &b, 1001).unwrap();
         drop(j);
 
         let j = Journal::open(&path).unwrap();
@@ -512,12 +581,20 @@ mod tests {
             (RowState::Created, Some("inv1"))
         );
         // An invalid mark never overwrites a created row.
-        j.mark_invalid(c, "a@x.co", 2, "invalid_params", "x")
+        j.mark_invalid(c, "a@x.co", 2, None, "invalid_params", "x")
             .unwrap();
         assert_eq!(
             j.get(c, "a@x.co").unwrap().unwrap().state,
             RowState::Created
         );
+        assert_eq!(a.client_name.as_deref(), Some("Acme Corp"));
+        assert_eq!(a.life.created_ms, Some(1500));
+        let all = j.entries(c).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].client_name, None);
+        assert_eq!(j.refreshed_at(c).unwrap(), None);
+        j.set_refreshed_at(c, 99).unwrap();
+        assert_eq!(j.refreshed_at(c).unwrap(), Some(99));
         let (states, statuses) = j.counts(c).unwrap();
         assert_eq!(states.get("created"), Some(&1));
         assert_eq!(states.get("unknown"), Some(&1));

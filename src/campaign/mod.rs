@@ -19,13 +19,18 @@
 
 mod dry_run;
 pub mod existing;
+pub mod funnel;
 pub mod journal;
+mod journal_schema;
 pub mod lock;
 pub mod operate;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
+pub mod refresh;
 pub mod report;
+pub mod report_page;
+mod report_svg;
 pub mod results;
 mod run_loop;
 mod settings;

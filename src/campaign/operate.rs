@@ -1,10 +1,13 @@
 //! Operating a campaign after (or between) runs: where it stands, from the journal —
 //! counts per row state and per invitation status, optionally refreshed from the API —
-//! and clean-up: cancel the invitations it created that are still open.
+//! its report (the funnel and every row), and clean-up: cancel the invitations it
+//! created that are still open. Returns data; presenting it is the caller's business.
 
-use super::journal::{CampaignId, Journal, RowState, journal_path};
+use super::funnel::{self, Funnel};
+use super::journal::{CampaignId, Entry, Journal, Observed, RowState, journal_path};
 use super::lock::CampaignLock;
-use crate::api::InvitationStatus;
+use super::refresh::Refreshed;
+use crate::api::Invitation;
 use crate::client::{ApiClient, ClientError};
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -74,8 +77,8 @@ fn find(
     Ok((journal, c))
 }
 
-/// Where a campaign stands. With `refresh`, each created invitation's status is read
-/// from the API first (8 at a time, through the shared rate budget).
+/// Where a campaign stands. With `refresh`, every created invitation's status is first
+/// read from the API in one pass over its list (see [`refresh`](super::refresh)).
 pub async fn status(
     state_dir: &Path,
     client: &ApiClient,
@@ -84,27 +87,7 @@ pub async fn status(
 ) -> Result<Status, OperateError> {
     let (journal, c) = find(state_dir, client, name)?;
     if refresh {
-        let created = journal.in_state(c, RowState::Created)?;
-        let fetched: Vec<(String, Result<InvitationStatus, ClientError>)> =
-            futures::stream::iter(created)
-                .filter_map(|e| async move { e.invitation_id.clone().map(|id| (e.key, id)) })
-                .map(|(key, id)| async move {
-                    (key, client.get_invitation(&id).await.map(|i| i.status))
-                })
-                .buffer_unordered(8)
-                .collect()
-                .await;
-        for (key, status) in fetched {
-            match status {
-                Ok(s) => journal.set_inv_status(c, &key, s.as_str())?,
-                Err(source) => {
-                    return Err(OperateError::Api {
-                        context: format!("refreshing campaign '{name}'"),
-                        source,
-                    });
-                }
-            }
-        }
+        super::refresh::refresh(&journal, c, client, name).await?;
     }
     let (rows, invitations) = journal.counts(c)?;
     Ok(Status {
@@ -112,6 +95,46 @@ pub async fn status(
         target: client.base_url().to_string(),
         rows,
         invitations,
+    })
+}
+
+/// A campaign's report: its funnel and every row, as the journal knows them — after a
+/// refresh from the API when `refresh` is set.
+pub struct Report {
+    pub funnel: Funnel,
+    /// Every row, in source order.
+    pub rows: Vec<Entry>,
+    /// What the refresh did, when there was one.
+    pub refreshed: Option<Refreshed>,
+}
+
+pub async fn report(
+    state_dir: &Path,
+    client: &ApiClient,
+    name: &str,
+    refresh: bool,
+) -> Result<Report, OperateError> {
+    let (journal, c) = find(state_dir, client, name)?;
+    let refreshed = if refresh {
+        Some(super::refresh::refresh(&journal, c, client, name).await?)
+    } else {
+        None
+    };
+    let rows = journal.entries(c)?;
+    let refreshed_at = journal.refreshed_at(c)?;
+    // Never refreshed: the statuses are what the last run recorded, as of its last write.
+    let as_of = refreshed_at.or_else(|| rows.iter().map(|e| e.updated_at_ms).max());
+    let funnel = funnel::compute(
+        name,
+        client.base_url(),
+        &rows,
+        as_of,
+        refreshed_at.is_some(),
+    );
+    Ok(Report {
+        funnel,
+        rows,
+        refreshed,
     })
 }
 
@@ -142,10 +165,10 @@ pub async fn cleanup(
         out.would_cancel = open_rows.len() as u64;
         return Ok(out);
     }
-    let results: Vec<(String, String, Result<InvitationStatus, ClientError>)> =
+    let results: Vec<(String, String, Result<Invitation, ClientError>)> =
         futures::stream::iter(open_rows)
             .map(|(key, id)| async move {
-                let r = client.cancel_invitation(&id).await.map(|i| i.status);
+                let r = client.cancel_invitation(&id).await;
                 (key, id, r)
             })
             .buffer_unordered(8)
@@ -153,15 +176,15 @@ pub async fn cleanup(
             .await;
     for (key, id, result) in results {
         match result {
-            Ok(s) => {
+            Ok(inv) => {
                 out.cancelled += 1;
-                journal.set_inv_status(c, &key, s.as_str())?;
+                journal.observe(c, &key, &Observed::of(&inv))?;
             }
             // Completed, cancelled or expired since we last looked: note its status.
             Err(ClientError::Api(e)) if e.status == 400 => match client.get_invitation(&id).await {
                 Ok(inv) => {
                     out.closed += 1;
-                    journal.set_inv_status(c, &key, inv.status.as_str())?;
+                    journal.observe(c, &key, &Observed::of(&inv))?;
                 }
                 Err(_) => out.failed += 1,
             },

@@ -26,6 +26,8 @@ pub struct Planned {
 pub struct Problem {
     pub line: u64,
     pub key: Option<String>,
+    /// The client's name, when the row gave one (for reports).
+    pub name: Option<String>,
     pub field: Option<String>,
     pub message: String,
 }
@@ -99,10 +101,11 @@ pub fn default_key(params: &CreateInvitation) -> Option<String> {
         })
 }
 
-fn problem(line: u64, key: Option<String>, errors: &[FieldError]) -> Problem {
+fn problem(line: u64, key: Option<String>, name: Option<String>, errors: &[FieldError]) -> Problem {
     Problem {
         line,
         key,
+        name,
         field: errors.first().map(FieldError::field),
         message: validate::summarize(errors),
     }
@@ -121,11 +124,15 @@ pub fn plan(line: u64, mut params: Map<String, Value>, key: Option<String>) -> S
             .filter(|k| !k.is_empty())
     };
     let known_key = key.clone().or_else(raw_key);
+    let name = params
+        .get("clientName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let checked = validate::create_invitation(&Value::Object(params.clone()), UnknownKeys::Reject);
     let params = match checked {
         Ok(p) => p,
         Err(errors) => {
-            return SourceRow::Invalid(problem(line, known_key, &errors));
+            return SourceRow::Invalid(problem(line, known_key, name, &errors));
         }
     };
     let key = match key.or_else(|| default_key(&params)) {
@@ -134,6 +141,7 @@ pub fn plan(line: u64, mut params: Map<String, Value>, key: Option<String>) -> S
             return SourceRow::Invalid(Problem {
                 line,
                 key: None,
+                name,
                 field: Some("clientEmail".into()),
                 message: "no clientEmail or clientPhone to tell this client apart from others; add one, or give the campaign a `key` function".into(),
             });

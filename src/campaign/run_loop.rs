@@ -6,7 +6,7 @@
 //! settling and reconciling of lost answers is in [`super::settle`].
 
 use super::existing::Existing;
-use super::journal::{CampaignId, Journal, JournalError, RowState};
+use super::journal::{CampaignId, Client, Journal, JournalError, Observed, RowState};
 use super::plan::{Planned, SourceRow, key_hash};
 use super::progress::{Ending, Progress, Tally};
 use super::reconcile::SkewMeter;
@@ -325,6 +325,7 @@ impl Run<'_, '_> {
                         self.campaign,
                         k,
                         p.line,
+                        p.name.as_deref(),
                         "invalid_params",
                         &p.message,
                     );
@@ -394,8 +395,11 @@ impl Run<'_, '_> {
             self.campaign,
             &planned.key,
             planned.line,
-            planned.email.as_deref(),
-            planned.phone.as_deref(),
+            &Client {
+                name: planned.params.client_name.as_deref(),
+                email: planned.email.as_deref(),
+                phone: planned.phone.as_deref(),
+            },
             sent_ms,
         );
         self.journal(marked)?;
@@ -412,9 +416,10 @@ impl Run<'_, '_> {
 
     /// Records in the journal that an invitation exists for this row.
     pub(super) fn journal_created(&mut self, key: &str, inv: &Invitation) {
-        let r =
-            self.journal
-                .mark_created(self.campaign, key, &inv.id, &inv.url, inv.status.as_str());
+        let seen = Observed::of(inv);
+        let r = self
+            .journal
+            .mark_created(self.campaign, key, &inv.id, &inv.url, &seen);
         self.journal(r);
     }
 

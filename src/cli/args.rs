@@ -248,6 +248,10 @@ pub struct CronArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplArgs {
+    /// With piped input, go on past errors (the exit status is still the first error's);
+    /// by default piped input stops at the first one.
+    #[arg(long)]
+    pub keep_going: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -288,6 +292,20 @@ pub enum CampaignCommand {
         /// The campaign's name.
         name: Option<String>,
         /// Read each invitation's current status from the API first.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Write the campaign's report: one self-contained HTML page with the funnel, completions
+    /// over time, time to complete and every row. With --json, print its numbers instead.
+    Report {
+        /// The campaign's name.
+        name: String,
+        /// Where to write the page (default: NAME.report.html in the current directory;
+        /// with --json, no page unless this is given).
+        #[arg(long, short = 'o', value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Bring every invitation's status up to date from the API first (one pass over
+        /// the invitation list) and record it in the journal.
         #[arg(long)]
         refresh: bool,
     },

@@ -1,10 +1,11 @@
 //! The `campaign` front door: list the campaigns in the journal, show where one stands,
-//! clean one up — the command-line twins of `campaign::status` and `campaign::cleanup`.
+//! write its report, clean one up — the command-line twins of `campaign::status`,
+//! `campaign::report` and `campaign::cleanup`.
 
 use super::output;
 use super::session::Session;
 use crate::campaign::journal::Journal;
-use crate::campaign::{journal_path, operate};
+use crate::campaign::{journal_path, operate, report_page};
 use crate::client::ApiClient;
 use crate::config::{CampaignAction, Config};
 use crate::error::Error;
@@ -50,6 +51,14 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
             }),
         CampaignAction::Cleanup { name, dry_run, yes } => {
             cleanup(config, runtime, &state_dir, &client, name, *dry_run, *yes)
+        }
+        CampaignAction::Report { name, out, refresh } => {
+            let ask = ReportAsk {
+                name,
+                out: out.as_deref(),
+                refresh: *refresh,
+            };
+            report(config, runtime, &state_dir, &client, &ask)
         }
     };
     session.close(runtime);
@@ -146,6 +155,91 @@ fn cleanup(
             "{} invitations could not be cancelled; run the cleanup again",
             c.failed
         )));
+    }
+    Ok(())
+}
+
+struct ReportAsk<'a> {
+    name: &'a str,
+    out: Option<&'a std::path::Path>,
+    refresh: bool,
+}
+
+fn report(
+    config: &Config,
+    runtime: &Runtime,
+    state_dir: &std::path::Path,
+    client: &ApiClient,
+    ask: &ReportAsk<'_>,
+) -> Result<(), Error> {
+    let r = runtime.block_on(operate::report(state_dir, client, ask.name, ask.refresh))?;
+    if let Some(done) = &r.refreshed {
+        eprintln!(
+            "refreshed {} invitations of campaign {} in {} list call{}{}",
+            done.updated,
+            ask.name,
+            done.pages,
+            if done.pages == 1 { "" } else { "s" },
+            if done.missing > 0 {
+                format!(
+                    "; {} not listed by the API kept their last known status",
+                    done.missing
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    // With --json the numbers go to stdout and a page is written only when asked for.
+    let file = match (ask.out, config.json) {
+        (Some(path), _) => Some(path.to_path_buf()),
+        (None, false) => Some(report_page::default_file_name(ask.name).into()),
+        (None, true) => None,
+    };
+    let generated = crate::api::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let written = match &file {
+        Some(path) => Some(
+            report_page::write(path, &r.funnel, &r.rows, &generated).map_err(|source| {
+                Error::Io {
+                    path: path.clone(),
+                    source,
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let f = &r.funnel;
+    if config.json {
+        let mut v = serde_json::to_value(f).unwrap_or_default();
+        if let Some(path) = &file {
+            v["html"] = json!(path.display().to_string());
+        }
+        output::json_line(&v);
+    } else {
+        let s = &f.funnel;
+        println!(
+            "campaign {}: invited {} · viewed {} · started {} · completed {} ({}%) · expired {} · cancelled {} · failed {} · invalid {} · not sent {} · already invited {}",
+            f.name,
+            s.invited,
+            s.viewed,
+            s.started,
+            s.completed,
+            f.percent.completed,
+            f.outcomes.expired,
+            f.outcomes.cancelled,
+            f.outcomes.failed,
+            f.outcomes.invalid,
+            f.outcomes.not_sent,
+            f.outcomes.already_invited
+        );
+        if let (Some(path), Some(bytes)) = (&file, written) {
+            println!(
+                "wrote {} ({} rows, {} KB)",
+                path.display(),
+                f.rows,
+                bytes.div_ceil(1024)
+            );
+        }
     }
     Ok(())
 }

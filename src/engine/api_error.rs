@@ -80,3 +80,38 @@ pub fn register(engine: &mut Engine) {
         .register_fn("to_string", |e: &mut ScriptApiError| e.to_string())
         .register_fn("to_debug", |e: &mut ScriptApiError| e.to_string());
 }
+
+/// A run stopped (Ctrl-C, a timeout) while a call that may take effect was waiting for its
+/// answer: the request may have been processed, and the person should look before doing it
+/// again. The value such a run is terminated with.
+#[derive(Clone, Debug)]
+pub struct StoppedMidCall {
+    pub reason: String,
+    pub call: String,
+    /// How to find out what happened.
+    pub check: &'static str,
+}
+
+impl fmt::Display for StoppedMidCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stopped: {} while {} was waiting for its answer — it may have gone through; {}",
+            self.reason, self.call, self.check
+        )
+    }
+}
+
+/// For a call that may take effect without an answer: how to check whether it did.
+pub fn check_after_stop(call: &str) -> Option<&'static str> {
+    Some(match call {
+        "zavu.invitations.create" => {
+            "look with zavu.invitations.list(#{ limit: 5 }) before creating it again"
+        }
+        "zavu.messages.send" => {
+            "look with zavu.messages.list(#{ limit: 5 }) before sending it again (a send with an idempotencyKey is safe to repeat)"
+        }
+        "zavu.templates.create" => "look with zavu.templates.list() before creating it again",
+        _ => return None,
+    })
+}

@@ -2,7 +2,7 @@
 //! caret, and for errors inside functions the chain of calls that led there. Also decides
 //! what kind of failure it was (script bug, API failure, interruption) for the exit status.
 
-use super::api_error::ScriptApiError;
+use super::api_error::{ScriptApiError, StoppedMidCall};
 use super::context::MemoryExceeded;
 use super::modules::zavu::{RESOURCES, resource_names};
 use crate::api::validate::suggest;
@@ -26,6 +26,17 @@ pub fn classify(err: &EvalAltResult) -> FailureKind {
         EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => FailureKind::Script,
         EvalAltResult::ErrorTerminated(..) => FailureKind::Interrupted,
         _ => FailureKind::Script,
+    }
+}
+
+/// What stopped an interrupted run, in a sentence (`stopped: …`), when it says more than
+/// the plain stop reason does — a call that may have gone through.
+pub fn interruption(err: &EvalAltResult) -> Option<String> {
+    match innermost(err) {
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<StoppedMidCall>() => {
+            Some(v.clone_cast::<StoppedMidCall>().to_string())
+        }
+        _ => None,
     }
 }
 
@@ -75,6 +86,9 @@ pub fn message(err: &EvalAltResult) -> String {
         },
         EvalAltResult::ErrorTerminated(v, _) if v.is::<MemoryExceeded>() => {
             v.clone_cast::<MemoryExceeded>().to_string()
+        }
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<StoppedMidCall>() => {
+            v.clone_cast::<StoppedMidCall>().to_string()
         }
         EvalAltResult::ErrorTerminated(reason, _) => format!("stopped: {reason}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
@@ -175,7 +189,11 @@ pub fn render(source_name: &str, text: &str, err: &EvalAltResult) -> String {
         e = inner;
     }
     let mut out = format!("error: {}\n", message(e));
-    let pos = e.position();
+    let mut pos = e.position();
+    // Parameters refused before sending: point at the offending key, not at the call.
+    if let Some(at) = field_path(e).and_then(|path| key_position(text, pos, &path)) {
+        pos = at;
+    }
     if pos.is_none() {
         if let Some((_, call_pos)) = calls.last() {
             out.push_str(&excerpt(source_name, text, *call_pos));
@@ -199,6 +217,62 @@ pub fn render(source_name: &str, text: &str, err: &EvalAltResult) -> String {
     out
 }
 
+/// The path of the first field an API error names (`["content", "templateId"]`).
+fn field_path(err: &EvalAltResult) -> Option<Vec<String>> {
+    let EvalAltResult::ErrorRuntime(v, _) = err else {
+        return None;
+    };
+    let api = v.read_lock::<ScriptApiError>()?;
+    let path = api
+        .details
+        .as_ref()?
+        .pointer("/errors/0/path")?
+        .as_array()?;
+    let keys: Vec<String> = path
+        .iter()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// Where the key `path` names is written, at or after `from`: each key of the path in
+/// turn, as `key:` or `"key":`.
+fn key_position(text: &str, from: Position, path: &[String]) -> Option<Position> {
+    let (line, col) = (from.line()?, from.position().unwrap_or(1));
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let mut at = line_start
+        + text[line_start..]
+            .chars()
+            .take(col - 1)
+            .map(char::len_utf8)
+            .sum::<usize>();
+    for key in path {
+        let found = [format!("{key}:"), format!("{key} :"), format!("\"{key}\"")]
+            .iter()
+            .filter_map(|needle| {
+                text[at..]
+                    .match_indices(needle.as_str())
+                    .find_map(|(i, _)| {
+                        let start = at + i;
+                        // A whole key: not the tail of a longer name.
+                        let before = text[..start].chars().next_back();
+                        let whole = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                        whole.then_some(start)
+                    })
+            })
+            .min()?;
+        at = found;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Some(Position::new(line as u16, col as u16))
+}
+
 /// A compile error, rendered for stderr.
 pub fn render_parse(source_name: &str, text: &str, err: &ParseError) -> String {
     let mut out = format!("error: {}\n", err.err_type());
@@ -219,6 +293,26 @@ mod tests {
         assert!(m.contains("cannot take (i64)"), "{m}");
         let m = function_not_found("create (Zavu, map)");
         assert!(m.contains("zavu.invitations"), "{m}");
+    }
+
+    #[test]
+    fn a_refused_parameter_is_pointed_at_by_its_key() {
+        let text =
+            "let x = 1;\nzavu.invitations.create(#{ clientName: \"A\",\n  expiresInDays: 99 });";
+        let call = Position::new(2, 18);
+        let path = vec!["expiresInDays".to_string()];
+        assert_eq!(key_position(text, call, &path), Some(Position::new(3, 3)));
+        // Nested keys are found in turn; a longer name that ends the same is not the key.
+        let text = "send(#{ xcontent: 1, content: #{ templateId: 2 } })";
+        let path = vec!["content".to_string(), "templateId".to_string()];
+        assert_eq!(
+            key_position(text, Position::new(1, 1), &path),
+            Some(Position::new(1, 34))
+        );
+        assert_eq!(
+            key_position(text, Position::new(1, 1), &["nope".into()]),
+            None
+        );
     }
 
     #[test]

@@ -1,7 +1,11 @@
-//! The invite page: what the invited client sees at an invitation's `url`. Opening it sets
-//! `viewedAt`; its two buttons (plain HTML forms, no script) start and complete the signup
-//! through the same transitions as the control plane. A cancelled or expired invitation's
-//! page says so. This is the one part of the sandbox that answers HTML.
+//! The invite page: what the invited client sees at an invitation's `url`, in a real
+//! browser. Opening it sets `viewedAt`; then one step at a time — start the signup, then
+//! connect the account (or give up, which the API shows as `failed`) — through plain HTML
+//! forms (no script) that drive the same transitions as the control plane, each answered
+//! with a redirect back to the page (post/redirect/get, so a reload never repeats a step).
+//! A cancelled, expired or unknown invitation's page says so. This is the one part of the
+//! sandbox that answers HTML; links and form actions are relative, so it works behind a
+//! path prefix too.
 
 use super::body::Id;
 use super::control::{Action, DriveError, drive};
@@ -22,21 +26,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/invite/{token}", get(show))
         .route("/invite/{token}/start", post(start))
         .route("/invite/{token}/complete", post(complete))
+        .route("/invite/{token}/abandon", post(abandon))
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_safe(s)
 }
 
 fn html(status: StatusCode, title: &str, body: &str) -> Response {
@@ -46,7 +40,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
 <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}}\
 .status{{display:inline-block;padding:.2rem .6rem;border-radius:1rem;background:#eef}}\
 button{{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0;cursor:pointer}}\
-.note{{color:#555;font-size:.9rem}}</style></head><body>{}</body></html>",
+.note{{color:#555;font-size:.9rem}}ol.steps{{padding-left:1.2rem}}ol.steps li{{margin:.2rem 0;color:#777}}ol.steps li.done{{color:#1f7a45}}ol.steps li.now{{color:#222;font-weight:600}}button.secondary{{background:none;border:1px solid #bbb}}</style></head><body>{}</body></html>",
         escape(title),
         body
     );
@@ -66,6 +60,42 @@ fn not_found() -> Response {
     )
 }
 
+/// The signup's steps, marked done / now / to come for the invitation's status.
+fn steps(status: &InvitationStatus) -> String {
+    let reached = match status {
+        InvitationStatus::Pending | InvitationStatus::Failed => 1,
+        InvitationStatus::InProgress => 2,
+        InvitationStatus::Completed => 3,
+        _ => return String::new(),
+    };
+    let names = [
+        "Open your invitation",
+        "Start the signup",
+        "Connect your WhatsApp Business account",
+    ];
+    let items: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let class = match i.cmp(&reached) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal => "now",
+                std::cmp::Ordering::Greater => "",
+            };
+            format!("<li class=\"{class}\">{name}</li>")
+        })
+        .collect();
+    format!("<ol class=\"steps\">{items}</ol>")
+}
+
+/// A button posting to `<token>/<action>`, relative to the page's own address.
+fn button(token: &str, action: &str, label: &str, class: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{t}/{action}\"><button id=\"{action}\" class=\"{class}\">{label}</button></form>",
+        t = escape(token)
+    )
+}
+
 fn render(app: &AppState, inv: &Invitation, token: &str) -> Response {
     let who = inv
         .client_name
@@ -76,17 +106,14 @@ fn render(app: &AppState, inv: &Invitation, token: &str) -> Response {
     let (headline, actions) = match status {
         InvitationStatus::Pending | InvitationStatus::Failed => (
             "Connect your WhatsApp Business account",
-            format!(
-                "<form method=\"post\" action=\"/invite/{t}/start\"><button>Start signup</button></form>\
-<form method=\"post\" action=\"/invite/{t}/complete\"><button>Connect and finish</button></form>",
-                t = escape(token)
-            ),
+            button(token, "start", "Start signup", ""),
         ),
         InvitationStatus::InProgress => (
             "Finish connecting your account",
             format!(
-                "<form method=\"post\" action=\"/invite/{t}/complete\"><button>Connect and finish</button></form>",
-                t = escape(token)
+                "{}{}",
+                button(token, "complete", "Connect and finish", ""),
+                button(token, "abandon", "I can't finish now", "secondary")
             ),
         ),
         InvitationStatus::Completed => (
@@ -117,10 +144,11 @@ fn render(app: &AppState, inv: &Invitation, token: &str) -> Response {
         })
         .unwrap_or_default();
     let body = format!(
-        "<p class=\"note\">{project} invited you{who}.</p><h1>{headline}</h1>\
-<p>Status: <span class=\"status\">{status}</span> · expires {expires}</p>{failure}{actions}\
+        "<p class=\"note\">{project} invited you{who}.</p><h1>{headline}</h1>{steps}\
+<p>Status: <span class=\"status\" id=\"status\">{status}</span> · expires {expires}</p>{failure}{actions}\
 <p class=\"note\">Zavu sandbox — nothing here leaves this machine.</p>",
         project = escape(&app.project_name),
+        steps = steps(&inv.status),
         status = escape(inv.status.as_str()),
         expires = escape(&inv.expires_at.to_string()),
     );
@@ -146,9 +174,9 @@ fn act(app: &AppState, token: &str, action: Action) -> Response {
         return not_found();
     };
     match drive(app, &id, action) {
-        Ok(_) | Err(DriveError::Refused(_)) => {
-            Redirect::to(&format!("/invite/{token}")).into_response()
-        }
+        // Refused (say, a second click after completing): the page shows where it stands.
+        // `../<token>` from `/invite/<token>/<action>` is the page itself.
+        Ok(_) | Err(DriveError::Refused(_)) => Redirect::to(&format!("../{token}")).into_response(),
         Err(DriveError::NotFound) => not_found(),
     }
 }
@@ -159,4 +187,8 @@ async fn start(State(app): App, Id(token): Id) -> Response {
 
 async fn complete(State(app): App, Id(token): Id) -> Response {
     act(&app, &token, Action::Complete)
+}
+
+async fn abandon(State(app): App, Id(token): Id) -> Response {
+    act(&app, &token, Action::Fail("signup_abandoned".into()))
 }

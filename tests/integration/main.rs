@@ -3,7 +3,9 @@
 mod support;
 
 mod after_onboarding;
+mod browser;
 mod campaign;
+mod campaign_report;
 mod client_contract;
 mod client_resilience;
 mod completions;

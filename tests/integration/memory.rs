@@ -82,11 +82,13 @@ fn run_stops_every_kind_of_growth_at_the_budget() {
 fn a_repl_session_stops_the_input_frees_its_variables_and_goes_on() {
     let state = tempfile::tempdir().unwrap();
     let input = "let keep = 41;\nlet m = #{}; let i = 0; loop { m[\"k\" + i] = i; i += 1; }\nprint(`after ${1 + 1}`);\n";
-    let (_code, stdout, stderr) = capped(
+    // Piped input stops at the first error unless told to go on.
+    let (code, stdout, stderr) = capped(
         state.path(),
-        &["--sandbox", "repl", "--max-memory", BUDGET],
+        &["--sandbox", "repl", "--keep-going", "--max-memory", BUDGET],
         input,
     );
+    assert_eq!(code, 1, "the first error's status: {stderr}");
     assert!(stderr.contains(SAID), "{stderr}");
     assert!(stderr.contains("were cleared"), "{stderr}");
     assert!(

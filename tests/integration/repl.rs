@@ -237,6 +237,26 @@ fn ctrl_c_cancels_the_running_call_or_the_line_and_the_session_goes_on() {
     p.exp_string("42").expect("the session kept its variables");
     p.exp_string(PROMPT).unwrap();
 
+    // Ctrl-C while a create waits for its answer: it may have gone through, and the
+    // message says how to look before creating again.
+    enter(&mut p, "sandbox::faults(#{ latencyMs: 20000 });");
+    keys(
+        &mut p,
+        "print(\"sen\" + \"ding\"); zavu.invitations.create(#{ clientName: \"Slow\" })\r",
+    );
+    p.exp_string("sending").expect("the create is on its way");
+    p.send_control('c').unwrap();
+    let out = p
+        .exp_string("before creating it again")
+        .expect("a warning that the create may have gone through");
+    assert!(
+        out.contains("while zavu.invitations.create was waiting for its answer")
+            && out.contains("zavu.invitations.list(#{ limit: 5 })"),
+        "{out:?}"
+    );
+    p.exp_string(PROMPT).expect("back at the prompt");
+    enter(&mut p, "sandbox::faults(#{ latencyMs: () });");
+
     // At the prompt, Ctrl-C drops the line being typed.
     keys(&mut p, "this is not finished");
     p.send_control('c').unwrap();
@@ -404,4 +424,94 @@ async fn the_prompt_names_the_target_and_never_the_key() {
     .await
     .unwrap();
     assert_eq!(sb.invitation_count().await, 1);
+}
+
+/// The REPL with `input` piped in, as `zavu-script repl < file` runs it.
+fn piped(args: &[&str], input: &str) -> crate::support::Done {
+    use std::io::Write;
+    let state = tempfile::tempdir().unwrap();
+    let mut c = cmd(state.path());
+    c.current_dir(repo())
+        .args(["--sandbox", "repl"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    crate::support::Done {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn piped_input_stops_at_the_first_error_unless_told_to_go_on() {
+    let input =
+        "print(\"one\");\nzavu.invitations.create(#{ expiresInDays: 99 });\nprint(\"two\");\n";
+    let stopped = piped(&[], input);
+    stopped.expect_code(1);
+    assert_eq!(stopped.lines(), ["one"]);
+    assert!(
+        stopped.stderr.contains("stopped at the first error"),
+        "{}",
+        stopped.stderr
+    );
+    // `--keep-going` runs everything; the exit status is still the first error's.
+    let went_on = piped(&["--keep-going"], input);
+    went_on.expect_code(1);
+    assert_eq!(went_on.lines(), ["one", "two"]);
+    // An API error is 3, as from `run`.
+    let api = piped(&[], "zavu.invitations.get(\"nope\");\nprint(\"never\");\n");
+    api.expect_code(3);
+    assert!(api.lines().is_empty());
+    // A clean session is 0.
+    piped(&[], "print(1 + 1);\n").ok();
+}
+
+#[test]
+fn errors_are_numbered_as_history_numbers_them_and_help_suggests() {
+    let done = piped(
+        &["--keep-going"],
+        ":help invitatons\nlet a = 1;\na.nope()\n:history\n",
+    );
+    assert!(
+        done.stderr
+            .contains("no help for `invitatons` — did you mean `:help zavu.invitations`?"),
+        "{}",
+        done.stderr
+    );
+    // The failing input is the third entry of the history, and the error names it so.
+    assert!(done.stderr.contains("<input 3>:1:"), "{}", done.stderr);
+    assert!(done.stdout.contains("   3  a.nope()"), "{}", done.stdout);
+}
+
+#[test]
+fn a_missing_property_of_an_api_result_says_so_and_the_last_result_is_kept() {
+    let done = piped(
+        &["--keep-going"],
+        "let inv = zavu.invitations.create(#{ clientName: \"A\" });\ninv.clientname\nlet mine = #{ a: 1 };\nprint(`${mine.b}`);\nmine.c = 3; mine[\"d\"] = 4;\nprint(mine.len());\n20 + 22\nprint(_ + 1);\nzavu.invitations.get(inv.id)\nprint(_.invitation.clientName);\n",
+    );
+    assert!(
+        done.stderr
+            .contains("the invitation has no property `clientname` — did you mean `clientName`?"),
+        "{}",
+        done.stderr
+    );
+    // The session's own maps keep Rhai's rule: a missing property is (); `_` is the last
+    // result that was something.
+    let lines = done.lines();
+    assert_eq!(lines[0], "");
+    // New keys land in the session's maps, by property and by index.
+    assert_eq!(lines[1], "3");
+    assert_eq!(lines[2], "42");
+    assert_eq!(lines[3], "43");
+    assert_eq!(lines.last(), Some(&"A"), "{}", done.stdout);
 }

@@ -239,9 +239,10 @@ zavu.messages.send(#{ to: "+14155551234", messageType: "template",
     done.expect_code(1);
     for needle in [
         "content.templateVariables.2: unknown variable: template \"tmpl_xyz789\" (whatsapp body) has {{1}}",
-        "test.rhai:3:19",
+        // The caret points at the offending key, not at the call.
+        "test.rhai:4:81",
         "content.templateId: no template \"tmpl_missing\"",
-        "test.rhai:6:15",
+        "test.rhai:7:17",
     ] {
         assert!(
             done.stderr.contains(needle),
@@ -262,7 +263,7 @@ zavu.messages.send(#{ to: "+14155551234", messageType: "template",
     // With the built-in sandbox, the seeded templates are known too.
     let done = check(Zs::bare().args(["--sandbox"])).await;
     done.expect_code(1);
-    assert!(done.stderr.contains("test.rhai:3:19"), "{}", done.stderr);
+    assert!(done.stderr.contains("test.rhai:4:81"), "{}", done.stderr);
 
     // No target: the compile is checked and the note says the sends were not.
     let done = check(Zs::bare()).await;

@@ -212,6 +212,23 @@ pub fn param_keys(resource: &str, name: &str) -> Vec<&'static str> {
         .unwrap_or_default()
 }
 
+/// The values a parameter may take, when the contract lists them (statuses, channels,
+/// message types…), for completion inside its string.
+pub fn param_values(resource: &str, name: &str, key: &str) -> Vec<&'static str> {
+    method(resource, name)
+        .and_then(|m| m.params.iter().find(|p| p.key == key))
+        .map(|p| p.rule.values())
+        .unwrap_or_default()
+}
+
+/// The keys of a map a parameter takes (`content` of a send), for completion inside it.
+pub fn nested_keys(resource: &str, name: &str, key: &str) -> Vec<&'static str> {
+    match (resource, name, key) {
+        ("messages", "send", "content") => crate::api::message::CONTENT_KEYS.to_vec(),
+        _ => vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

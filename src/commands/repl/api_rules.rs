@@ -93,6 +93,22 @@ impl fmt::Display for Rule {
     }
 }
 
+impl Rule {
+    /// The values the contract allows, when it lists them.
+    pub fn values(&self) -> Vec<&'static str> {
+        match self {
+            Rule::ConnectionType => CONNECTION_TYPES.to_vec(),
+            Rule::InvitationStatus => InvitationStatus::NAMES.to_vec(),
+            Rule::MessageStatus => LIST_STATUSES.to_vec(),
+            Rule::Channel { with_auto: true } => CHANNELS.to_vec(),
+            Rule::Channel { with_auto: false } => CHANNELS[1..].to_vec(),
+            Rule::MessageType => MESSAGE_TYPES.to_vec(),
+            Rule::OneOf(_, values) => values.to_vec(),
+            _ => vec![],
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Param {
     pub key: &'static str,

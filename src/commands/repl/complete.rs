@@ -121,28 +121,45 @@ impl Catalog {
                     .map(|f| (f.clone(), format!("{f}("))),
             )
             .collect(),
+            Context::ParamValue {
+                resource,
+                method,
+                key,
+                word,
+                ..
+            } => by_prefix(
+                word,
+                api_docs::param_values(resource, method, key)
+                    .into_iter()
+                    .map(|v| (v.to_string(), format!("{v}\""))),
+            )
+            .collect(),
             Context::ParamKey {
                 resource,
                 method,
                 word,
                 present,
                 after_id,
+                within,
                 ..
             } => by_prefix(
                 word,
-                api_docs::param_keys(resource, method)
-                    .into_iter()
-                    // After `update(id, #{`, the id key (listed first) is already given.
-                    .skip(usize::from(*after_id))
-                    .filter(|k| !present.iter().any(|p| p == k))
-                    .map(|k| {
-                        let written = if is_ident(k) {
-                            k.to_string()
-                        } else {
-                            format!("{k:?}")
-                        };
-                        (k.to_string(), format!("{written}: "))
-                    }),
+                match within {
+                    Some(key) => api_docs::nested_keys(resource, method, key),
+                    None => api_docs::param_keys(resource, method),
+                }
+                .into_iter()
+                // After `update(id, #{`, the id key (listed first) is already given.
+                .skip(usize::from(*after_id && within.is_none()))
+                .filter(|k| !present.iter().any(|p| p == k))
+                .map(|k| {
+                    let written = if is_ident(k) {
+                        k.to_string()
+                    } else {
+                        format!("{k:?}")
+                    };
+                    (k.to_string(), format!("{written}: "))
+                }),
             )
             .collect(),
             Context::Field { var, word, .. } => by_prefix(
@@ -210,6 +227,26 @@ mod tests {
             .into_iter()
             .map(|c| c.replacement)
             .collect()
+    }
+
+    #[test]
+    fn values_and_nested_keys() {
+        let names = Names::default();
+        assert_eq!(
+            replacements(r#"zavu.invitations.list(#{ status: "p"#, &names),
+            ["pending\""]
+        );
+        assert_eq!(
+            replacements(r#"zavu.messages.send(#{ channel: "wh"#, &names),
+            ["whatsapp\""]
+        );
+        assert_eq!(
+            replacements(
+                r#"zavu.messages.send(#{ to: t, content: #{ templateV"#,
+                &names
+            ),
+            ["templateVariables: "]
+        );
     }
 
     #[test]

@@ -53,6 +53,16 @@ pub enum Context {
         word: String,
         present: Vec<String>,
         after_id: bool,
+        /// In a map given as the value of this parameter (`content: #{ tem`).
+        within: Option<String>,
+    },
+    /// `status: "pen` — inside the string given as a parameter's value.
+    ParamValue {
+        start: usize,
+        resource: String,
+        method: String,
+        key: String,
+        word: String,
     },
     /// `inv.cl` — a key of the map held by a variable.
     Field {
@@ -175,24 +185,40 @@ fn string_context(text: &str, scan: &input::Scan) -> Context {
     if text.as_bytes().get(start) != Some(&b'"') {
         return Context::Nothing;
     }
+    if let Some(ctx) = param_value_context(text, scan, start) {
+        return ctx;
+    }
     Context::Path {
         start: start + 1,
         word: text[start + 1..].to_string(),
     }
 }
 
-/// The cursor at a key position in `#{ … }` written as the argument of
-/// `<something>.<resource>.<method>(`.
-fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -> Option<Context> {
-    let open = input::open_brackets(&text[..start], scan).ok()?;
-    let [.., call, map] = open.as_slice() else {
-        return None;
+/// The zavu call whose parameter map encloses `at`: (resource, method, the map's `{`,
+/// whether an id argument came first, and the key the innermost map is the value of when
+/// it is nested one level in the parameter map).
+struct CallMap {
+    resource: String,
+    method: String,
+    map: usize,
+    after_id: bool,
+    within: Option<String>,
+}
+
+fn call_map(text: &str, scan: &input::Scan, at: usize) -> Option<CallMap> {
+    let open = input::open_brackets(&text[..at], scan).ok()?;
+    let is_map = |o: &input::Open| o.ch == '{' && o.at > 0 && text.as_bytes()[o.at - 1] == b'#';
+    let (call, map, within) = match open.as_slice() {
+        [.., call, map, inner] if call.ch == '(' && is_map(map) && is_map(inner) => {
+            // `key: #{` — the nested map is that key's value.
+            let head = text[map.at + 1..inner.at - 1].trim_end();
+            let head = head.strip_suffix(':')?.trim_end();
+            let (_, key) = word_before(head, head.len());
+            (call, map, Some(key.trim_matches('"').to_string()))
+        }
+        [.., call, map] if call.ch == '(' && is_map(map) => (call, map, None),
+        _ => return None,
     };
-    if map.ch != '{' || map.at == 0 || text.as_bytes()[map.at - 1] != b'#' || call.ch != '(' {
-        return None;
-    }
-    // `method(#{` or `method(id, #{`: what comes before the map is nothing, or one
-    // argument and its comma.
     let before_map = text[call.at + 1..map.at - 1].trim();
     let after_id = !before_map.is_empty();
     if after_id && !before_map.ends_with(',') {
@@ -208,12 +234,29 @@ fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -
     if after_id && !api_docs::takes_id_then_map(resource, method) {
         return None;
     }
+    let map_at = match &within {
+        Some(_) => open.last().map(|o| o.at)?,
+        None => map.at,
+    };
+    Some(CallMap {
+        resource: resource.to_string(),
+        method: method.to_string(),
+        map: map_at,
+        after_id,
+        within,
+    })
+}
+
+/// The cursor at a key position in `#{ … }` written as the argument of
+/// `<something>.<resource>.<method>(`, or in a map one level inside it.
+fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -> Option<Context> {
+    let cm = call_map(text, scan, start)?;
     // A key goes right after `#{` or a `,` of this map.
-    let last = text[map.at + 1..start]
+    let last = text[cm.map + 1..start]
         .char_indices()
         .rev()
         .find(|(i, c)| {
-            !c.is_whitespace() && scan.classes.get(map.at + 1 + i) != Some(&Class::Comment)
+            !c.is_whitespace() && scan.classes.get(cm.map + 1 + i) != Some(&Class::Comment)
         })
         .map(|(_, c)| c);
     if !matches!(last, None | Some(',')) {
@@ -221,11 +264,32 @@ fn param_key_context(text: &str, scan: &input::Scan, start: usize, word: &str) -
     }
     Some(Context::ParamKey {
         start,
-        resource: resource.to_string(),
-        method: method.to_string(),
+        resource: cm.resource,
+        method: cm.method,
         word: word.to_string(),
-        present: keys_written(text, scan, map.at + 1, start),
-        after_id,
+        present: keys_written(text, scan, cm.map + 1, start),
+        after_id: cm.after_id,
+        within: cm.within,
+    })
+}
+
+/// Inside `key: "…` in a zavu call's parameter map: that parameter's allowed values.
+fn param_value_context(text: &str, scan: &input::Scan, quote: usize) -> Option<Context> {
+    let head = text[..quote].trim_end().strip_suffix(':')?.trim_end();
+    let (_, key) = word_before(head, head.len());
+    if key.is_empty() {
+        return None;
+    }
+    let cm = call_map(text, scan, quote)?;
+    if cm.within.is_some() {
+        return None;
+    }
+    Some(Context::ParamValue {
+        start: quote + 1,
+        resource: cm.resource,
+        method: cm.method,
+        key: key.to_string(),
+        word: text[quote + 1..].to_string(),
     })
 }
 
@@ -316,6 +380,7 @@ mod tests {
             present,
             start,
             after_id,
+            within: None,
         } = ctx("zavu.invitations.create(#{ client")
         else {
             panic!("{:?}", ctx("zavu.invitations.create(#{ client"));
@@ -346,6 +411,38 @@ mod tests {
             panic!("{:?}", ctx(text));
         };
         assert_eq!(present, ["Zavu-Sender", "content"]);
+
+        // One level in: the keys of the map a parameter takes.
+        let text = r#"zavu.messages.send(#{ to: t, content: #{ templateId: "x", tem"#;
+        let Context::ParamKey {
+            within,
+            present,
+            word,
+            ..
+        } = ctx(text)
+        else {
+            panic!("{:?}", ctx(text));
+        };
+        assert_eq!(within.as_deref(), Some("content"));
+        assert_eq!(present, ["templateId"]);
+        assert_eq!(word, "tem");
+    }
+
+    #[test]
+    fn a_value_inside_its_string() {
+        let text = r#"zavu.invitations.list(#{ status: "pen"#;
+        assert_eq!(
+            ctx(text),
+            Context::ParamValue {
+                start: text.len() - 3,
+                resource: "invitations".into(),
+                method: "list".into(),
+                key: "status".into(),
+                word: "pen".into(),
+            }
+        );
+        // Any other string is still a path.
+        assert!(matches!(ctx(r#"csv::read("exa"#), Context::Path { .. }));
     }
 
     #[test]
@@ -355,9 +452,9 @@ mod tests {
             ctx("zavu.invitations.create(#{ clientName: na"),
             Context::Name { .. }
         ));
-        // A nested map is not the parameters.
+        // Two levels in is no parameter's map (one level in is: see above).
         assert!(matches!(
-            ctx("zavu.messages.send(#{ content: #{ temp"),
+            ctx("zavu.messages.send(#{ content: #{ a: #{ temp"),
             Context::Name { .. }
         ));
         // Not a zavu method.

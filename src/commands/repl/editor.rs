@@ -57,6 +57,7 @@ impl Completer for ReplHelper {
             | context::Context::Method { start, .. }
             | context::Context::NamespaceFn { start, .. }
             | context::Context::ParamKey { start, .. }
+            | context::Context::ParamValue { start, .. }
             | context::Context::Field { start, .. }
             | context::Context::Name { start, .. } => *start,
             context::Context::Nothing => return Ok((pos, vec![])),

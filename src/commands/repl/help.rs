@@ -235,9 +235,61 @@ pub fn topic(topic: &str, helpers: &HelperDocs) -> Option<String> {
     Some(out)
 }
 
+/// The topic a misspelt `:help` argument most likely meant: `invitatons` →
+/// `zavu.invitations`, `csv::raed` → `csv::read`, `hist` → `:history`.
+pub fn nearest_topic(arg: &str, helpers: &HelperDocs) -> Option<String> {
+    let arg = arg.trim().trim_end_matches("()");
+    // (what a person might type, the topic it names)
+    let mut known: Vec<(String, String)> = vec![("zavu".into(), "zavu".into())];
+    for (c, _) in COMMANDS {
+        known.push((c.trim_start_matches(':').to_string(), c.to_string()));
+    }
+    for spec in RESOURCES {
+        let topic = format!("zavu.{}", spec.name);
+        known.push((spec.name.to_string(), topic.clone()));
+        known.push((topic.clone(), topic.clone()));
+        for (m, _) in spec.methods {
+            let full = format!("{topic}.{m}");
+            known.push((format!("{}.{m}", spec.name), full.clone()));
+            known.push((full.clone(), full));
+        }
+    }
+    for (ns, fns) in &helpers.namespaces {
+        known.push((ns.clone(), format!("{ns}::")));
+        known.push((format!("{ns}::"), format!("{ns}::")));
+        for f in fns {
+            known.push((format!("{ns}::{}", f.name), format!("{ns}::{}", f.name)));
+        }
+    }
+    for f in &helpers.globals {
+        known.push((f.name.clone(), f.name.clone()));
+    }
+    let keys: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
+    let best = crate::api::validate::suggest(arg, &keys)?;
+    known
+        .iter()
+        .find(|(k, _)| k == best)
+        .map(|(_, topic)| topic.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_topic_gets_the_nearest() {
+        let none = HelperDocs::default();
+        assert_eq!(
+            nearest_topic("invitatons", &none).as_deref(),
+            Some("zavu.invitations")
+        );
+        assert_eq!(
+            nearest_topic("zavu.invitations.craete", &none).as_deref(),
+            Some("zavu.invitations.create")
+        );
+        assert_eq!(nearest_topic("histroy", &none).as_deref(), Some(":history"));
+        assert_eq!(nearest_topic("xyzzy-plugh", &none), None);
+    }
 
     #[test]
     fn create_help_states_the_contract_rules() {

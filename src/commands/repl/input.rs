@@ -333,9 +333,53 @@ pub fn strip_continuations(text: &str) -> String {
     out
 }
 
+/// The offsets of `_` written as a value in code — the last result, as in Python's REPL:
+/// a lone underscore outside strings and comments, not part of a name, and not the
+/// catch-all arm of a `switch` (`_ => …`).
+pub fn last_result_refs(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let scan = scan(text);
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    (0..bytes.len())
+        .filter(|&i| {
+            bytes[i] == b'_'
+                && scan.classes[i] == Class::Code
+                && (i == 0 || !ident(bytes[i - 1]))
+                && bytes.get(i + 1).is_none_or(|b| !ident(*b))
+                && !text[i + 1..].trim_start().starts_with("=>")
+        })
+        .collect()
+}
+
+/// `text` with each [`last_result_refs`] `_` written as `name`.
+pub fn with_last_result(text: &str, name: &str) -> String {
+    let refs = last_result_refs(text);
+    let mut out = String::with_capacity(text.len() + refs.len() * name.len());
+    let mut from = 0;
+    for i in refs {
+        out.push_str(&text[from..i]);
+        out.push_str(name);
+        from = i + 1;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn underscore_the_value_is_found_and_nothing_else() {
+        assert_eq!(
+            with_last_result("_.id + f(_) + a_b + \"_\" // _\n", "__last"),
+            "__last.id + f(__last) + a_b + \"_\" // _\n"
+        );
+        assert_eq!(
+            with_last_result("switch x { 1 => _ , _ => 0 }", "L"),
+            "switch x { 1 => L , _ => 0 }"
+        );
+    }
 
     #[test]
     fn open_brackets_continue() {

@@ -25,6 +25,7 @@ mod help;
 mod history;
 mod input;
 mod interrupt;
+mod missing;
 mod render;
 
 use crate::client::DEFAULT_BASE_URL;
@@ -81,6 +82,9 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &ReplSettings) -> Resul
         json: config.json,
         helpers: None,
         memory,
+        piped: !interactive,
+        stop_at_error: !interactive && !settings.keep_going,
+        failed: None,
     };
     let outcome = if interactive {
         let label = target_label(config, &session);
@@ -138,6 +142,9 @@ fn target_label(config: &Config, session: &Session) -> String {
     }
 }
 
+/// The variable `_` stands for (`_` itself is not a name Rhai accepts).
+const LAST: &str = "__last";
+
 enum Flow {
     Continue,
     Quit,
@@ -159,6 +166,12 @@ struct Repl {
     helpers: Option<help::HelperDocs>,
     /// The session's memory budget, when it has one.
     memory: Option<Meter>,
+    /// Piped input: an error ends the session with its status — at once, or with
+    /// `--keep-going` once the input is done (as `make -k` does).
+    piped: bool,
+    stop_at_error: bool,
+    /// The first error of the session, for the exit status.
+    failed: Option<u8>,
 }
 
 impl Repl {
@@ -197,8 +210,9 @@ impl Repl {
                                 self.err
                                     .red("error: the input ended inside an open bracket or string")
                             );
+                            self.fail(1);
                         }
-                        return Ok(());
+                        return self.outcome();
                     }
                     Read::Interrupted => break None,
                     Read::Line(line) => {
@@ -216,16 +230,40 @@ impl Repl {
                                 // The line editor refuses these; piped input gets here.
                                 front.remember(&buf, self.err);
                                 eprintln!("{} {stray}", self.err.red("error:"));
+                                self.fail(1);
                                 break None;
                             }
                         }
                     }
                 }
             };
-            let Some(input) = input else { continue };
-            if let Flow::Quit = self.accept(&input, front) {
-                return Ok(());
+            if let Some(input) = input
+                && let Flow::Quit = self.accept(&input, front)
+            {
+                return self.outcome();
             }
+            if self.stop_at_error && self.failed.is_some() {
+                eprintln!(
+                    "{}",
+                    self.err
+                        .dim("stopped at the first error (repl --keep-going goes on past errors)")
+                );
+                return self.outcome();
+            }
+        }
+    }
+
+    /// Notes a failure: the session's exit status is its first one's.
+    fn fail(&mut self, code: u8) {
+        self.failed.get_or_insert(code);
+    }
+
+    /// How the session ends: 0, or for piped input the status of its first error (a person
+    /// at a terminal has seen each error and gone on).
+    fn outcome(&self) -> Result<(), Error> {
+        match self.failed {
+            Some(code) if self.piped => Err(Error::Reported(code)),
+            _ => Ok(()),
         }
     }
 
@@ -251,8 +289,14 @@ impl Repl {
             return self.command(cmd.trim(), front);
         }
         self.inputs += 1;
-        let name = format!("<input {}>", self.inputs);
-        self.eval(&name, &input::strip_continuations(&input));
+        // Named by its `:history` number, so `!N` finds the input an error names.
+        let entries = front.entries();
+        let name = match entries.iter().rposition(|e| *e == input) {
+            Some(i) => format!("<input {}>", i + 1),
+            None => "<input>".to_string(),
+        };
+        let code = input::with_last_result(&input::strip_continuations(&input), LAST);
+        self.eval(&name, &code);
         front.refresh(self.names());
         Flow::Continue
     }
@@ -266,6 +310,7 @@ impl Repl {
                     "{}",
                     self.paint_error(&diagnostics::render_parse(name, text, &e))
                 );
+                self.fail(1);
                 return false;
             }
         };
@@ -284,12 +329,32 @@ impl Repl {
         self.stop.reset();
         match result {
             Ok(value) => {
+                if let Some(said) = missing::after_read(&self.engine, &mut self.scope, text, &value)
+                {
+                    self.fail(1);
+                    eprintln!("{} {name}: {said}", self.err.red("error:"));
+                    return false;
+                }
                 self.show(&value);
+                // `_` is the last result that was something.
+                if !value.is_unit() {
+                    self.scope.set_value(LAST, value);
+                }
                 true
             }
             Err(err) => {
+                self.fail(match diagnostics::classify(&err) {
+                    FailureKind::Script => 1,
+                    FailureKind::Api => 3,
+                    FailureKind::Interrupted => 130,
+                });
                 let memory_stop = diagnostics::is_memory_stop(&err);
-                if diagnostics::classify(&err) == FailureKind::Interrupted {
+                if let Some(said) = diagnostics::interruption(&err) {
+                    eprintln!(
+                        "{} {name} stopped; the session goes on",
+                        self.err.red(&format!("{said}."))
+                    );
+                } else if diagnostics::classify(&err) == FailureKind::Interrupted {
                     eprintln!(
                         "{} {name} stopped; the session goes on",
                         self.err.red(&format!(
@@ -362,7 +427,7 @@ impl Repl {
         let mut vars: Vec<_> = self
             .scope
             .iter_raw()
-            .filter(|(name, _, _)| seen.insert(*name))
+            .filter(|(name, _, _)| *name != LAST && seen.insert(*name))
             .collect();
         vars.reverse();
         vars
@@ -424,10 +489,16 @@ impl Repl {
                 };
                 match text {
                     Some(t) => print!("{t}"),
-                    None => eprintln!(
-                        "{} no help for `{arg}`; `:help` lists what there is",
-                        self.err.red("error:")
-                    ),
+                    None => {
+                        let hint = help::nearest_topic(arg, self.helpers())
+                            .map(|t| format!(" — did you mean `:help {t}`?"))
+                            .unwrap_or_default();
+                        eprintln!(
+                            "{} no help for `{arg}`{hint} (`:help` lists what there is)",
+                            self.err.red("error:")
+                        );
+                        self.fail(1);
+                    }
                 }
             }
             "vars" => self.vars(),
@@ -456,6 +527,7 @@ impl Repl {
                     "{} unknown command `:{other}`{hint} (`:help` lists them)",
                     self.err.red("error:")
                 );
+                self.fail(2);
             }
         }
         let _ = std::io::stdout().flush();

@@ -250,8 +250,10 @@ fn invitation_block(m: &Map, style: Style) -> String {
     }
     rows.push(("url", text(m, "url").unwrap_or_default()));
     for (label, key) in [
+        ("token", "token"),
         ("expires", "expiresAt"),
         ("created", "createdAt"),
+        ("updated", "updatedAt"),
         ("viewed", "viewedAt"),
         ("started", "startedAt"),
         ("completed", "completedAt"),
@@ -274,10 +276,54 @@ fn invitation_block(m: &Map, style: Style) -> String {
             rows.push(("account", parts.join(" · ")));
         }
     }
+    // Every other field the object carries — `allowedPhoneCountries`, or whatever the
+    // API adds — under its own name, so nothing it says is hidden.
+    let mut rest: Vec<(String, String)> = m
+        .iter()
+        .filter(|(k, v)| !SHOWN_INVITATION_KEYS.contains(&k.as_str()) && !v.is_unit())
+        .map(|(k, v)| (k.to_string(), field_text(v)))
+        .collect();
+    rest.sort();
     for (label, value) in rows {
         let _ = writeln!(out, "  {}  {value}", style.dim(&format!("{label:<9}")));
     }
+    for (label, value) in rest {
+        let _ = writeln!(out, "  {}  {value}", style.dim(&format!("{label:<9}")));
+    }
     out
+}
+
+/// The invitation fields the block above lays out itself.
+const SHOWN_INVITATION_KEYS: &[&str] = &[
+    "id",
+    "status",
+    "clientName",
+    "clientEmail",
+    "clientPhone",
+    "url",
+    "token",
+    "expiresAt",
+    "createdAt",
+    "updatedAt",
+    "viewedAt",
+    "startedAt",
+    "completedAt",
+    "failedAt",
+    "failureReason",
+    "senderId",
+    "phoneNumberId",
+    "connectionType",
+    "connectedAccount",
+];
+
+/// A field's value on one line: text as it is, anything else as JSON.
+fn field_text(v: &Dynamic) -> String {
+    if v.is_string() {
+        return v.to_string();
+    }
+    crate::engine::convert::to_json(v)
+        .map(|j| j.to_string())
+        .unwrap_or_else(|_| v.to_string())
 }
 
 fn maps_of(items: &Array) -> Option<Vec<Map>> {
@@ -460,6 +506,21 @@ mod tests {
 
     fn value_of(v: &Dynamic, style: Style) -> Option<String> {
         value(v, style, &|d| d.to_string())
+    }
+
+    #[test]
+    fn every_field_of_an_invitation_is_shown() {
+        let mut inv = inv("inv_9", Some("a@x.example"), "pending");
+        inv["allowedPhoneCountries"] = json!(["US", "MX"]);
+        inv["token"] = json!("tok_9");
+        let out = value(&from_json(&inv), Style::default(), &|_| String::new()).unwrap();
+        for needle in [
+            "token      tok_9",
+            "allowedPhoneCountries  [\"US\",\"MX\"]",
+            "updated",
+        ] {
+            assert!(out.contains(needle), "{needle:?} in\n{out}");
+        }
     }
 
     #[test]

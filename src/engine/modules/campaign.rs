@@ -194,6 +194,7 @@ fn plan_row(ctx: &NativeCallContext, opts: &Options, line: u64, row: Dynamic) ->
     let invalid = |message: String| {
         Some(SourceRow::Invalid(Problem {
             line,
+            name: None,
             key: None,
             field: None,
             message,
@@ -328,6 +329,7 @@ fn run(
                     } else {
                         Some(SourceRow::Invalid(Problem {
                             line,
+                            name: None,
                             key: None,
                             field: None,
                             message: format!("item {line} is {}, not a map", item.type_name()),
@@ -345,6 +347,7 @@ fn run(
                     }
                     Err(e) => Some(SourceRow::Invalid(Problem {
                         line: row.line,
+                        name: None,
                         key: None,
                         field: None,
                         message: e,
@@ -420,6 +423,32 @@ pub fn module(
         ])
         .with_params_info(["name: &str", "refresh: bool", "Map"])
         .set_into_module(&mut m, move |name: &str, refresh: bool| status(&h, &d, name, refresh));
+    let (h, d) = (host.clone(), state_dir.clone());
+    FuncRegistration::new("report")
+        .with_comments([
+            "/// A campaign's report numbers, as `zavu-script campaign report NAME --json` prints them:",
+            "/// #{ funnel: #{ invited, viewed, started, completed }, outcomes: #{ expired, cancelled, failed,",
+            "/// invalid, notSent }, percent, timeToComplete: #{ medianSeconds, p90Seconds, measured },",
+            "/// completions: #{ bucket, buckets }, rowStates, invitations, asOf, refreshed }.",
+            "/// ```rhai",
+            "/// let r = campaign::report(\"spring\"); print(`${r.funnel.completed} of ${r.funnel.invited} connected`);",
+            "/// ```",
+        ])
+        .with_params_info(["name: &str", "Map"])
+        .set_into_module(&mut m, move |name: &str| report(&h, &d, name, &Map::new()));
+    let (h, d) = (host.clone(), state_dir.clone());
+    FuncRegistration::new("report")
+        .with_comments([
+            "/// Like report(name), with options: `refresh: true` reads every invitation's status from the",
+            "/// API first (one pass over the list); `html: \"path.html\"` also writes the report page there.",
+            "/// ```rhai",
+            "/// let r = campaign::report(\"spring\", #{ refresh: true, html: \"spring.html\" });",
+            "/// ```",
+        ])
+        .with_params_info(["name: &str", "options: Map", "Map"])
+        .set_into_module(&mut m, move |name: &str, options: Map| {
+            report(&h, &d, name, &options)
+        });
     let (h, d) = (host, state_dir);
     FuncRegistration::new("cleanup")
         .with_comments([
@@ -475,6 +504,51 @@ fn status(
     m.insert("rows".into(), counts(&s.rows));
     m.insert("invitations".into(), counts(&s.invitations));
     Ok(Dynamic::from_map(m))
+}
+
+fn report(
+    host: &ZavuHost,
+    dir: &Option<PathBuf>,
+    name: &str,
+    options: &Map,
+) -> RhaiResult<Dynamic> {
+    const REPORT_OPTIONS: &[&str] = &["refresh", "html"];
+    let bad = |m: String| -> Box<EvalAltResult> { format!("campaign::report: {m}").into() };
+    for k in options.keys() {
+        if !REPORT_OPTIONS.contains(&k.as_str()) {
+            return Err(bad(format!(
+                "unknown option `{k}` (options: {})",
+                REPORT_OPTIONS.join(", ")
+            )));
+        }
+    }
+    let get = |k: &str| options.get(k).filter(|v| !v.is_unit());
+    let refresh = match get("refresh") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .map_err(|_| bad(format!("`refresh` must be true or false, not {v}")))?,
+    };
+    let html = match get("html") {
+        None => None,
+        Some(v) if v.is_string() => Some(PathBuf::from(v.to_string())),
+        Some(v) => return Err(bad(format!("`html` must be a path, not {}", v.type_name()))),
+    };
+    let dir = state_dir(dir)?;
+    let zavu = host.default_zavu()?;
+    let r = settled(
+        "campaign::report",
+        host.bridge()
+            .block_on(campaign::operate::report(dir, zavu.client(), name, refresh)),
+    )?;
+    let mut value = serde_json::to_value(&r.funnel).map_err(|e| bad(e.to_string()))?;
+    if let Some(path) = &html {
+        let now = crate::api::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        campaign::report_page::write(path, &r.funnel, &r.rows, &now)
+            .map_err(|e| bad(format!("cannot write {}: {e}", path.display())))?;
+        value["html"] = serde_json::Value::String(path.display().to_string());
+    }
+    Ok(to_dynamic(&value))
 }
 
 fn cleanup(host: &ZavuHost, dir: &Option<PathBuf>, name: &str) -> RhaiResult<Dynamic> {

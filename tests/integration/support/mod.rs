@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use zavu_script::client::{ApiClient, ApiKey, ClientOptions};

@@ -5,9 +5,9 @@
 
 use crate::api::FieldError;
 use crate::client::{ApiClient, ApiKey, ClientError, ClientOptions};
-use crate::engine::api_error::ScriptApiError;
+use crate::engine::api_error::{ScriptApiError, StoppedMidCall, check_after_stop};
 use crate::engine::bridge::{Bridge, Stopped};
-use rhai::{EvalAltResult, Position};
+use rhai::{Dynamic, EvalAltResult, Position};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -110,7 +110,17 @@ impl Zavu {
         match self.bridge.block_on(fut) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(ScriptApiError::from_client(call, &e).into_err()),
-            Err(Stopped(reason)) => Err(stopped(reason)),
+            Err(Stopped(reason)) => Err(match check_after_stop(call) {
+                Some(check) => Box::new(EvalAltResult::ErrorTerminated(
+                    Dynamic::from(StoppedMidCall {
+                        reason,
+                        call: call.to_string(),
+                        check,
+                    }),
+                    Position::NONE,
+                )),
+                None => stopped(reason),
+            }),
         }
     }
 
