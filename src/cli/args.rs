@@ -177,8 +177,9 @@ pub struct ListenArgs {
     #[arg(long, default_value = "/webhooks/zavu")]
     pub path: String,
     /// Configure the project webhook to deliver to this URL on start (the secret comes back
-    /// from the API; only its fingerprint is shown).
-    #[arg(long, value_name = "URL")]
+    /// from the API; only its fingerprint is shown). `self`: this receiver's own address,
+    /// once it is listening — for the sandbox, which delivers to loopback over plain HTTP.
+    #[arg(long, value_name = "URL|self")]
     pub register: Option<String>,
     /// Read the webhook secret from this file [env: ZAVU_WEBHOOK_SECRET].
     #[arg(long, value_name = "PATH")]

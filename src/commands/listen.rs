@@ -22,6 +22,7 @@ use tokio::runtime::Runtime;
 
 pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) -> Result<(), Error> {
     let log = Arc::new(Log::stderr("listen", settings.json_logs));
+    check_path(&settings.path)?;
     let name = settings.handler.display().to_string();
     let text = script::read(&settings.handler)?;
     let compiler = engine::build(HostOptions {
@@ -42,7 +43,6 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let state_dir = config.state_dir()?.to_path_buf();
     let session = Session::open(config, runtime)?;
     let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
-    let secret = runtime.block_on(secret(settings, &client, &log))?;
 
     let scope = format!(
         "{} {}",
@@ -83,6 +83,39 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     }
     let inbox = Arc::new(Mutex::new(inbox));
 
+    // Bound before the webhook is registered: the project is never pointed at a port this
+    // process could not take, and `--register self` knows its own address.
+    let receiving = if settings.catch_up_only {
+        if settings.register.is_some() {
+            return Err(Error::Usage(
+                "--register configures deliveries to a receiver; --catch-up runs none".into(),
+            ));
+        }
+        None
+    } else {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind((
+                settings.host,
+                settings.port,
+            )))
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.host, settings.port
+                ))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let secret = runtime.block_on(secret(
+            settings,
+            &own_url(addr, &settings.path),
+            &client,
+            &log,
+        ))?;
+        Some((listener, addr, secret))
+    };
+
     // The handler's thread.
     let (wake, woken) = std::sync::mpsc::channel();
     let stop = Arc::new(Stop::default());
@@ -108,13 +141,13 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     };
 
     let outcome = runtime.block_on(async {
-        if settings.catch_up_only {
+        let Some((listener, addr, secret)) = receiving else {
             let caught = catch_up(&client, &inbox, &log).await;
             let _ = wake.send(());
             caught?;
             drain(&path, &scope).await;
             return Ok(());
-        }
+        };
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
@@ -122,17 +155,6 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
         });
-        let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
-            .await
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "cannot listen on {}:{}: {e}",
-                    settings.host, settings.port
-                ))
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::Usage(e.to_string()))?;
         log.info(
             "listening",
             format!(
@@ -186,9 +208,45 @@ fn handler_label(path: &std::path::Path) -> String {
         .unwrap_or_else(|| "handler".into())
 }
 
-/// The secret deliveries are signed with: registered now, or given.
-async fn secret(settings: &ListenSettings, client: &ApiClient, log: &Log) -> Result<String, Error> {
+/// `--path`: a route of its own, as the router takes it.
+fn check_path(path: &str) -> Result<(), Error> {
+    let ok = path.starts_with('/')
+        && path != "/healthz"
+        && !path.contains(['{', '}', '*', '?', '#', ' '])
+        && !path.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--path {path:?}: give an absolute path such as /webhooks/zavu (no spaces, \
+             query, wildcards or {{…}} parts; /healthz is taken)"
+        )))
+    }
+}
+
+/// The URL deliveries reach this receiver at, from this machine: a wildcard bind address is
+/// reached through loopback.
+fn own_url(addr: std::net::SocketAddr, path: &str) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "http://{}{path}",
+        std::net::SocketAddr::new(ip, addr.port())
+    )
+}
+
+/// The secret deliveries are signed with: registered now (`self` being `own`), or given.
+async fn secret(
+    settings: &ListenSettings,
+    own: &str,
+    client: &ApiClient,
+    log: &Log,
+) -> Result<String, Error> {
     if let Some(url) = &settings.register {
+        let url = if url == "self" { own } else { url.as_str() };
         let hook = client
             .configure_webhook(url, None)
             .await

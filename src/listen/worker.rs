@@ -8,7 +8,7 @@
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
 
-use super::inbox::{Entry, Inbox};
+use super::inbox::{Applied, Entry, Inbox, stage};
 use crate::client::ClientOptions;
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
@@ -141,7 +141,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     );
     // Per invitation, never go back in time, and never apply a status twice.
     match inbox.applied(&e.invitation_id) {
-        Ok(Some(a)) if e.event_ms < a.event_ms => {
+        Ok(Some(a)) if older(e, &a) => {
             let why = format!(
                 "older than the last event applied for {} ({} at {})",
                 e.invitation_id, a.status, a.event_ms
@@ -260,6 +260,13 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     }
 }
 
+/// `e` happened before the change last applied for its invitation: stamped earlier, or the
+/// same millisecond at an earlier stage (a start and a completion can share one).
+pub fn older(e: &Entry, applied: &Applied) -> bool {
+    e.event_ms < applied.event_ms
+        || (e.event_ms == applied.event_ms && stage(&e.current_status) < stage(&applied.status))
+}
+
 /// `event` as the handler sees it: the delivery's JSON, plus `synthesized` (caught up
 /// rather than delivered) and `attempt`.
 fn event_value(e: &Entry, attempt: i64) -> Dynamic {
@@ -275,6 +282,31 @@ fn event_value(e: &Entry, attempt: i64) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_stage_in_the_same_millisecond_is_older() {
+        let e = |status: &str, ms| Entry {
+            event_id: "e".into(),
+            invitation_id: "i".into(),
+            previous_status: None,
+            current_status: status.into(),
+            event_ms: ms,
+            synthesized: false,
+            body: "{}".into(),
+            state: super::super::inbox::State::Received,
+            attempts: 0,
+            not_before_ms: 0,
+            last_error: None,
+        };
+        let applied = |status: &str, ms| Applied {
+            status: status.into(),
+            event_ms: ms,
+        };
+        assert!(older(&e("in_progress", 10), &applied("completed", 10)));
+        assert!(older(&e("completed", 9), &applied("in_progress", 10)));
+        assert!(!older(&e("completed", 10), &applied("in_progress", 10)));
+        assert!(!older(&e("in_progress", 11), &applied("failed", 10)));
+    }
 
     #[test]
     fn retries_back_off_and_are_capped() {
