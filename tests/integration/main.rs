@@ -13,6 +13,7 @@ mod cron;
 mod engine_scripts;
 mod hostile;
 mod layers;
+mod listen;
 mod memory;
 mod repl;
 mod sandbox_server;

@@ -6,7 +6,11 @@
 pub mod browser;
 
 use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use zavu_script::client::{ApiClient, ApiKey, ClientOptions};
 use zavu_script::sandbox::{Sandbox, SandboxOptions};
 
@@ -355,5 +359,105 @@ impl Receiver {
             (got.len() >= n).then_some(got)
         })
         .await
+    }
+}
+
+/// How long a test waits for a running process's log line or exit; a passing test never
+/// waits this long.
+pub const PROCESS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// A running long-lived `zavu-script` (`cron`, `listen`), its stderr collected line by line.
+pub struct Running {
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    _state: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command, state: Option<tempfile::TempDir>) -> Running {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("zavu-script starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = Arc::new(Mutex::new(vec![]));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            _state: state,
+        }
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.log().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until `needle` has appeared in `n` lines.
+    pub async fn wait_for(&self, needle: &str, n: usize) {
+        let start = Instant::now();
+        while self.count(needle) < n {
+            if start.elapsed() > PROCESS_PATIENCE {
+                panic!(
+                    "waited {PROCESS_PATIENCE:?} for {n} line(s) with {needle:?}; the log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    pub async fn exit_code(&mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if start.elapsed() > PROCESS_PATIENCE {
+                panic!(
+                    "the scheduler did not exit; the log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Index of the first line containing `needle`.
+    pub fn position(&self, needle: &str) -> usize {
+        let log = self.log();
+        log.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", log.join("\n")))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
