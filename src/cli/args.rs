@@ -198,6 +198,11 @@ pub struct ListenArgs {
     /// Catch up on what happened while nobody listened, handle it, and exit (no receiver).
     #[arg(long)]
     pub catch_up: bool,
+    /// While receiving, look for changes no delivery announced (expiry, lost deliveries)
+    /// this often; `0s`: only on start.
+    #[arg(long, value_name = "DURATION", default_value = "15m",
+          value_parser = crate::duration::parse)]
+    pub catch_up_every: std::time::Duration,
     /// Write the log as one JSON object per line.
     #[arg(long)]
     pub json_logs: bool,

@@ -1,7 +1,7 @@
 //! The `listen` front door: compile the handler, find the webhook secret (from a file, the
 //! environment, or by registering the project webhook), take the inbox's lock, start the
-//! handler's thread and the receiver, catch up on what was missed, and serve until
-//! SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
+//! handler's thread and the receiver, catch up on what was missed (on start, then every
+//! `--catch-up-every`), and serve until SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
 //! handler in progress finish within the grace period.
 
 use super::session::Session;
@@ -142,7 +142,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
 
     let outcome = runtime.block_on(async {
         let Some((listener, addr, secret)) = receiving else {
-            let caught = catch_up(&client, &inbox, &log).await;
+            let caught = catch_up(&client, &inbox, &log, true).await;
             let _ = wake.send(());
             caught?;
             drain(&path, &scope).await;
@@ -168,11 +168,29 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
                 .with_graceful_shutdown(super::signals::stop_requested())
                 .await
         });
-        if let Err(e) = catch_up(&client, &inbox, &log).await {
-            log.error("catch-up", e.to_string());
-        }
-        let _ = wake.send(());
+        // On start, then every --catch-up-every: expiry is never announced, and a delivery
+        // can be lost for good.
+        let every = settings.catch_up_every;
+        let catching_up = {
+            let (client, inbox, log, wake) =
+                (client.clone(), inbox.clone(), log.clone(), wake.clone());
+            tokio::spawn(async move {
+                let mut on_start = true;
+                loop {
+                    if let Err(e) = catch_up(&client, &inbox, &log, on_start).await {
+                        log.error("catch-up", e.to_string());
+                    }
+                    let _ = wake.send(());
+                    if every.is_zero() {
+                        return;
+                    }
+                    tokio::time::sleep(every).await;
+                    on_start = false;
+                }
+            })
+        };
         let served = server.await;
+        catching_up.abort();
         log.info(
             "stopping",
             "no more deliveries taken; finishing the event in hand",
@@ -294,7 +312,13 @@ pub fn fingerprint(secret: &str) -> String {
     )
 }
 
-async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result<(), Error> {
+/// One catch-up, logged: on start always, later only when it found something.
+async fn catch_up(
+    client: &ApiClient,
+    inbox: &Mutex<Inbox>,
+    log: &Log,
+    on_start: bool,
+) -> Result<(), Error> {
     let caught = catchup::catch_up(client, inbox)
         .await
         .map_err(Error::Usage)?;
@@ -306,11 +330,20 @@ async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result
                 caught.read
             ),
         );
-    } else {
+    } else if on_start {
         log.info(
             "catch-up",
             format!(
                 "read {} invitation(s); {} change(s) missed while down, recorded to handle",
+                caught.read, caught.synthesized
+            ),
+        );
+    } else if caught.synthesized > 0 {
+        log.info(
+            "catch-up",
+            format!(
+                "read {} invitation(s); {} change(s) no delivery announced (expiry, or a lost \
+                 delivery), recorded to handle",
                 caught.read, caught.synthesized
             ),
         );

@@ -8,44 +8,11 @@
 //! Time moves by the sandbox's clock (retries, expiry); tests wait for log lines and the
 //! sandbox's counts with deadlines and assert what happened, never how long it took.
 
-use crate::support::{Running, TestSandbox, cmd, eventually, repo, script};
+use crate::support::{Running, TestSandbox, eventually, listen, listen_with, ready, script};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::Path;
 use zavu_script::api::CreateInvitation;
 use zavu_script::api::webhook::sign;
-
-/// `listen HANDLER --port 0 --register self` against `sb`, with `state` as its state dir.
-fn listen(sb: &TestSandbox, state: &Path, handler: &Path) -> Running {
-    let mut c = cmd(state);
-    c.current_dir(repo())
-        .env("ZAVUDEV_API_KEY", &sb.key)
-        .env("ZAVUDEV_BASE_URL", sb.url())
-        .arg("listen")
-        .arg(handler)
-        .args(["--port", "0", "--register", "self"]);
-    Running::spawn(c, None)
-}
-
-/// Waits until the receiver takes deliveries and its start-up catch-up is done; returns
-/// the URL it receives on.
-async fn ready(l: &mut Running) -> String {
-    eventually("the receiver to start and catch up", async || {
-        let log = l.log();
-        let caught_up = log
-            .iter()
-            .any(|line| line.contains("first start: ") || line.contains("missed while down"));
-        assert!(!l.exited(), "listen exited: {log:#?}");
-        caught_up.then_some(())
-    })
-    .await;
-    let line = l.log()[l.position("receiving deliveries on ")].clone();
-    line.split("receiving deliveries on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the receiver's URL")
-        .to_string()
-}
 
 async fn invite(sb: &TestSandbox, name: &str) -> String {
     sb.client()
@@ -417,4 +384,41 @@ async fn a_listener_that_was_down_catches_up_every_missed_change_once() {
         expired[0][2], "expired",
         "expiry, which never fires, is offered"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_receiving_a_lost_delivery_and_an_expiry_are_caught_up() {
+    let sb = TestSandbox::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_dir, handler) = script(RECORDER);
+    let brief = sb
+        .client()
+        .create_invitation(&CreateInvitation {
+            client_name: Some("Brief".into()),
+            expires_in_days: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let mut l = listen_with(&sb, state.path(), &handler, &["--catch-up-every", "1s"]);
+    ready(&mut l).await;
+    sb.faults(json!({"webhookDropRate": 1.0})).await;
+    let lost = invite(&sb, "Lost").await;
+    sb.complete(&lost).await;
+    sb.advance_clock(2 * 86_400).await;
+    l.wait_for(&format!("{lost} completed true"), 1).await;
+    l.wait_for(&format!("{brief} expired true"), 1).await;
+    let log = sb.deliveries().await;
+    assert_eq!(log["dropped"], 1, "{log}");
+    assert_eq!(log["delivered"], 0, "{log}");
+    // Later passes find nothing new.
+    assert!(l.count("no delivery announced") >= 1, "{:#?}", l.log());
+    eventually("another quiet pass", async || {
+        let quiet = l.log().len();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        (l.log().len() == quiet).then_some(())
+    })
+    .await;
+    assert_eq!(runs(&l).len(), 2, "{:#?}", l.log());
 }

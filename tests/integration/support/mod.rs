@@ -461,3 +461,46 @@ impl Drop for Running {
         }
     }
 }
+
+/// `listen HANDLER --port 0 --register self` against `sb`, with `state` as its state dir.
+pub fn listen(sb: &TestSandbox, state: &std::path::Path, handler: &std::path::Path) -> Running {
+    listen_with(sb, state, handler, &[])
+}
+
+/// [`listen`] with more flags.
+pub fn listen_with(
+    sb: &TestSandbox,
+    state: &std::path::Path,
+    handler: &std::path::Path,
+    flags: &[&str],
+) -> Running {
+    let mut c = cmd(state);
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .arg("listen")
+        .arg(handler)
+        .args(["--port", "0", "--register", "self"])
+        .args(flags);
+    Running::spawn(c, None)
+}
+
+/// Waits until the receiver takes deliveries and its start-up catch-up is done; returns
+/// the URL it receives on.
+pub async fn ready(l: &mut Running) -> String {
+    eventually("the receiver to start and catch up", async || {
+        let log = l.log();
+        let caught_up = log
+            .iter()
+            .any(|line| line.contains("first start: ") || line.contains("missed while down"));
+        assert!(!l.exited(), "listen exited: {log:#?}");
+        caught_up.then_some(())
+    })
+    .await;
+    let line = l.log()[l.position("receiving deliveries on ")].clone();
+    line.split("receiving deliveries on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the receiver's URL")
+        .to_string()
+}
