@@ -128,8 +128,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log: log.clone(),
         handler: ast,
         handler_name: handler_label(&settings.handler),
-        inbox: path.clone(),
-        scope: scope.clone(),
+        inbox: inbox.clone(),
         max_attempts: settings.max_attempts,
     };
     let worker = {
@@ -145,13 +144,13 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             let caught = catch_up(&client, &inbox, &log, true).await;
             let _ = wake.send(());
             caught?;
-            drain(&path, &scope).await;
+            drain(&inbox).await;
             return Ok(());
         };
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
-            inbox: Mutex::new(Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?),
+            inbox: inbox.clone(),
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
         });
@@ -352,13 +351,13 @@ async fn catch_up(
 }
 
 /// `--catch-up`: waits until nothing is due (retries waiting for later count as done).
-async fn drain(path: &std::path::Path, scope: &str) {
-    let Ok(inbox) = Inbox::open(path, scope) else {
-        return;
-    };
+async fn drain(inbox: &Mutex<Inbox>) {
     loop {
-        let now = chrono::Utc::now().timestamp_millis();
-        let busy = inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0;
+        let busy = {
+            let inbox = inbox.lock().unwrap_or_else(|p| p.into_inner());
+            let now = chrono::Utc::now().timestamp_millis();
+            inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0
+        };
         if !busy {
             return;
         }

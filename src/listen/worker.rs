@@ -17,10 +17,19 @@ use crate::service_log::{Level, Log, Record};
 use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
+
+/// The shared inbox, locked for one call at a time (never across a handler's run).
+struct Db<'a>(&'a Mutex<Inbox>);
+
+impl Db<'_> {
+    fn get(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// What the worker needs from the front door.
 pub struct WorkerEnv {
@@ -31,8 +40,9 @@ pub struct WorkerEnv {
     pub log: Arc<Log>,
     pub handler: Arc<AST>,
     pub handler_name: String,
-    pub inbox: PathBuf,
-    pub scope: String,
+    /// The one connection to the inbox, shared with the receiver and the catch-up: writers
+    /// take turns on a mutex instead of sleeping on SQLite's busy lock.
+    pub inbox: Arc<Mutex<Inbox>>,
     pub max_attempts: i64,
 }
 
@@ -67,13 +77,7 @@ impl Sink for HandlerSink {
 /// Runs until `stop` is set and the event in hand is finished; `shutdown` stops a handler
 /// that outlives the grace period.
 pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<Stop>) {
-    let inbox = match Inbox::open(&env.inbox, &env.scope) {
-        Ok(i) => i,
-        Err(e) => {
-            env.log.error("inbox", e.to_string());
-            return;
-        }
-    };
+    let inbox = Db(&env.inbox);
     let budget = match Budget::arm_if(env.limits.max_memory) {
         Ok(b) => b,
         Err(e) => {
@@ -102,7 +106,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
             break;
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let next = match inbox.next_due(now) {
+        let next = match inbox.get().next_due(now) {
             Ok(n) => n,
             Err(e) => {
                 env.log.error("inbox", e.to_string());
@@ -112,6 +116,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         let Some(entry) = next else {
             // Nothing due: sleep until woken, a retry falls due, or a second passes.
             let wait = inbox
+                .get()
                 .next_retry_ms()
                 .ok()
                 .flatten()
@@ -130,7 +135,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
     drop(budget);
 }
 
-fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
+fn handle(env: &WorkerEnv, inbox: &Db<'_>, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
     let log = &env.log;
     let who = format!("{}[{}]", env.handler_name, e.event_id);
     let change = format!(
@@ -140,13 +145,15 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         e.current_status
     );
     // Per invitation, never go back in time, and never apply a status twice.
-    match inbox.applied(&e.invitation_id) {
+    // Bound first: a guard in the match's head would be held through its arms.
+    let applied = inbox.get().applied(&e.invitation_id);
+    match applied {
         Ok(Some(a)) if older(e, &a) => {
             let why = format!(
                 "older than the last event applied for {} ({} at {})",
                 e.invitation_id, a.status, a.event_ms
             );
-            let _ = inbox.skip(&e.event_id, &why);
+            let _ = inbox.get().skip(&e.event_id, &why);
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
             );
@@ -154,7 +161,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         }
         Ok(Some(a)) if a.status == e.current_status => {
             let why = format!("{} is already {}", e.invitation_id, a.status);
-            let _ = inbox.skip(&e.event_id, &why);
+            let _ = inbox.get().skip(&e.event_id, &why);
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
             );
@@ -166,7 +173,8 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
             return;
         }
     }
-    let attempt = match inbox.start(&e.event_id) {
+    let marked = inbox.get().start(&e.event_id);
+    let attempt = match marked {
         Ok(n) => n,
         Err(err) => {
             log.error("inbox", err.to_string());
@@ -198,8 +206,9 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     let outcome = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &env.handler);
     drop(scope);
     let took = crate::duration::format(started.elapsed());
+    let finished = outcome.is_ok().then(|| inbox.get().finish(e));
     match outcome {
-        Ok(_) => match inbox.finish(e) {
+        Ok(_) => match finished.unwrap_or(Ok(())) {
             Ok(()) => log.emit(
                 Record::new(Level::Info, "end", format!("handled in {took}"))
                     .job(&who)
@@ -210,7 +219,9 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         },
         Err(err) if shutdown.is_set() => {
             // Stopped by the shutdown: back in line for the next start, not a failure.
-            let _ = inbox.fail(&e.event_id, "stopped by shutdown", Some(0));
+            let _ = inbox
+                .get()
+                .fail(&e.event_id, "stopped by shutdown", Some(0));
             log.emit(
                 Record::new(
                     Level::Warn,
@@ -227,7 +238,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
             if attempt < env.max_attempts {
                 let delay = retry_delay(attempt);
                 let at = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
-                let _ = inbox.fail(&e.event_id, &message, Some(at));
+                let _ = inbox.get().fail(&e.event_id, &message, Some(at));
                 log.emit(
                     Record::new(
                         Level::Warn,
@@ -243,7 +254,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
                     .field("outcome", "retry"),
                 );
             } else {
-                let _ = inbox.fail(&e.event_id, &message, None);
+                let _ = inbox.get().fail(&e.event_id, &message, None);
                 log.emit(
                     Record::new(
                         Level::Error,
