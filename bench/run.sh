@@ -2,7 +2,7 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|report]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report]...
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory report)
+[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory listen report)
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -182,6 +182,12 @@ PY
     /usr/bin/time -f "%e %M" -o "$work/time" "$zs" --sandbox run --max-memory 64MiB "$work/grow.rhai" >"$work/last.out" 2>"$work/last.err" || true
     read -r secs kb <"$work/time"
     echo "   stopped after ${secs} s, peak RSS $((kb / 1024)) MB: $(grep -o 'held more than [^(]*' "$work/last.err")"
+    ;;
+  listen)
+    events=${LISTEN_EVENTS:-20000}; samples=${LISTEN_SAMPLES:-200}
+    echo "== listen: events/s through zavu-script listen (trivial handler) and latency from a status change to the handler's first line, next to a minimal Python receiver (bench/webhook_receiver.py)"
+    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" 2>/dev/null | sed 's/^/   /'
+    ;;
   report)
     rows=${REPORT_ROWS:-10000}; limit=${REPORT_LIMIT:-20}; window=${REPORT_WINDOW:-2}
     echo "== report: campaign report --refresh on a $rows-row campaign — list calls, wall time, page size, Chromium's first paint"
