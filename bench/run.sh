@@ -186,7 +186,8 @@ PY
   listen)
     events=${LISTEN_EVENTS:-20000}; samples=${LISTEN_SAMPLES:-200}
     echo "== listen: events/s through zavu-script listen (trivial handler) and latency from a status change to the handler's first line, next to a minimal Python receiver (bench/webhook_receiver.py)"
-    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" 2>/dev/null | sed 's/^/   /'
+    # stderr stays: a receiver that fails says why here.
+    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | sed 's/^/   /'
     ;;
   report)
     rows=${REPORT_ROWS:-10000}; limit=${REPORT_LIMIT:-20}; window=${REPORT_WINDOW:-2}
