@@ -2,7 +2,7 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|report]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report]...
 #
 # `cron` replicas sharing one PostgreSQL (lease failover, connections) have their own:
 # bench/replicas.sh.
@@ -15,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory report)
+[ ${#sections[@]} -gt 0 ] || sections=(client capacity one-call bulk e2e ratelimit dry-run-1m push memory listen report)
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -186,6 +186,12 @@ PY
     # GNU time puts "Command exited with non-zero status 1" first; the figures are last.
     read -r secs kb < <(tail -n1 "$work/time")
     echo "   stopped after ${secs} s, peak RSS $((kb / 1024)) MB: $(grep -o 'held more than [^(]*' "$work/last.err")"
+    ;;
+  listen)
+    events=${LISTEN_EVENTS:-20000}; samples=${LISTEN_SAMPLES:-200}
+    echo "== listen: events/s through zavu-script listen (trivial handler) and latency from a status change to the handler's first line, next to a minimal Python receiver (bench/webhook_receiver.py)"
+    # stderr stays: a receiver that fails says why here.
+    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | sed 's/^/   /'
     ;;
   report)
     rows=${REPORT_ROWS:-10000}; limit=${REPORT_LIMIT:-20}; window=${REPORT_WINDOW:-2}

@@ -128,6 +128,8 @@ pub struct ListenSettings {
     pub max_attempts: i64,
     pub retry_failed: bool,
     pub catch_up_only: bool,
+    /// Catch up again this often while receiving; zero: only on start.
+    pub catch_up_every: Duration,
     pub json_logs: bool,
     pub shutdown_grace: Duration,
     pub limits: Limits,
@@ -204,6 +206,7 @@ impl Invocation {
                 max_attempts: a.max_attempts,
                 retry_failed: a.retry_failed,
                 catch_up_only: a.catch_up,
+                catch_up_every: a.catch_up_every,
                 json_logs: a.json_logs,
                 shutdown_grace: a.shutdown_grace,
                 limits: limits(&a.limits),

@@ -14,6 +14,8 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// The one event type there is.
 pub const STATUS_CHANGED: &str = "invitation.status_changed";
+/// The events a project webhook may subscribe to.
+pub const PROJECT_EVENTS: &[&str] = &[STATUS_CHANGED];
 /// The header a delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Zavu-Signature";
 /// How old a delivery's `t` may be, by default, before it is taken for a replay.
@@ -32,6 +34,25 @@ pub struct Webhook {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEnvelope {
     pub webhook: Webhook,
+}
+
+/// `POST /v1/invitations/webhook`, checked: create the project webhook, or replace its
+/// URL and events (the secret is kept).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigureWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+/// `PATCH /v1/invitations/webhook`, checked: each field left out is left as it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateWebhook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// A delivery's body.
@@ -126,7 +147,7 @@ pub fn verify(
         return Err(Refused::Missing);
     };
     let (mut t, mut v1, mut v2) = (None, vec![], vec![]);
-    for part in header.split(',') {
+    for part in header.split(',').filter(|p| !p.trim().is_empty()) {
         let Some((k, v)) = part.trim().split_once('=') else {
             return Err(Refused::Malformed(format!("`{part}` is not key=value")));
         };

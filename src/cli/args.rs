@@ -189,8 +189,9 @@ pub struct ListenArgs {
     #[arg(long, default_value = "/webhooks/zavu")]
     pub path: String,
     /// Configure the project webhook to deliver to this URL on start (the secret comes back
-    /// from the API; only its fingerprint is shown).
-    #[arg(long, value_name = "URL")]
+    /// from the API; only its fingerprint is shown). `self`: this receiver's own address,
+    /// once it is listening — for the sandbox, which delivers to loopback over plain HTTP.
+    #[arg(long, value_name = "URL|self")]
     pub register: Option<String>,
     /// Read the webhook secret from this file [env: ZAVU_WEBHOOK_SECRET].
     #[arg(long, value_name = "PATH")]
@@ -209,6 +210,11 @@ pub struct ListenArgs {
     /// Catch up on what happened while nobody listened, handle it, and exit (no receiver).
     #[arg(long)]
     pub catch_up: bool,
+    /// While receiving, look for changes no delivery announced (expiry, lost deliveries)
+    /// this often; `0s`: only on start.
+    #[arg(long, value_name = "DURATION", default_value = "15m",
+          value_parser = crate::duration::parse)]
+    pub catch_up_every: std::time::Duration,
     /// Write the log as one JSON object per line.
     #[arg(long)]
     pub json_logs: bool,

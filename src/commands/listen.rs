@@ -1,7 +1,7 @@
 //! The `listen` front door: compile the handler, find the webhook secret (from a file, the
 //! environment, or by registering the project webhook), take the inbox's lock, start the
-//! handler's thread and the receiver, catch up on what was missed, and serve until
-//! SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
+//! handler's thread and the receiver, catch up on what was missed (on start, then every
+//! `--catch-up-every`), and serve until SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
 //! handler in progress finish within the grace period.
 
 use super::session::Session;
@@ -22,6 +22,7 @@ use tokio::runtime::Runtime;
 
 pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) -> Result<(), Error> {
     let log = Arc::new(Log::stderr("listen", settings.json_logs));
+    check_path(&settings.path)?;
     let name = settings.handler.display().to_string();
     let text = script::read(&settings.handler)?;
     let compiler = engine::build(HostOptions {
@@ -43,7 +44,6 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let state_dir = config.state_dir()?.to_path_buf();
     let session = Session::open(config, runtime)?;
     let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
-    let secret = runtime.block_on(secret(settings, &client, &log))?;
 
     let scope = format!(
         "{} {}",
@@ -84,6 +84,39 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     }
     let inbox = Arc::new(Mutex::new(inbox));
 
+    // Bound before the webhook is registered: the project is never pointed at a port this
+    // process could not take, and `--register self` knows its own address.
+    let receiving = if settings.catch_up_only {
+        if settings.register.is_some() {
+            return Err(Error::Usage(
+                "--register configures deliveries to a receiver; --catch-up runs none".into(),
+            ));
+        }
+        None
+    } else {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind((
+                settings.host,
+                settings.port,
+            )))
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.host, settings.port
+                ))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let secret = runtime.block_on(secret(
+            settings,
+            &own_url(addr, &settings.path),
+            &client,
+            &log,
+        ))?;
+        Some((listener, addr, secret))
+    };
+
     // The handler's thread.
     let (wake, woken) = std::sync::mpsc::channel();
     let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
@@ -98,8 +131,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log: log.clone(),
         handler: ast,
         handler_name: handler_label(&settings.handler),
-        inbox: path.clone(),
-        scope: scope.clone(),
+        inbox: inbox.clone(),
         max_attempts: settings.max_attempts,
         metrics: metrics.clone(),
     };
@@ -112,32 +144,21 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     };
 
     let outcome = runtime.block_on(async {
-        if settings.catch_up_only {
-            let caught = catch_up(&client, &inbox, &log).await;
+        let Some((listener, addr, secret)) = receiving else {
+            let caught = catch_up(&client, &inbox, &log, true).await;
             let _ = wake.send(());
             caught?;
-            drain(&path, &scope).await;
+            drain(&inbox).await;
             return Ok(());
-        }
+        };
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
-            inbox: Mutex::new(Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?),
+            inbox: inbox.clone(),
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
             metrics: metrics.clone(),
         });
-        let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
-            .await
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "cannot listen on {}:{}: {e}",
-                    settings.host, settings.port
-                ))
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::Usage(e.to_string()))?;
         log.info(
             "listening",
             format!(
@@ -152,11 +173,29 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
                 .with_graceful_shutdown(super::signals::stop_requested())
                 .await
         });
-        if let Err(e) = catch_up(&client, &inbox, &log).await {
-            log.error("catch-up", e.to_string());
-        }
-        let _ = wake.send(());
+        // On start, then every --catch-up-every: expiry is never announced, and a delivery
+        // can be lost for good.
+        let every = settings.catch_up_every;
+        let catching_up = {
+            let (client, inbox, log, wake) =
+                (client.clone(), inbox.clone(), log.clone(), wake.clone());
+            tokio::spawn(async move {
+                let mut on_start = true;
+                loop {
+                    if let Err(e) = catch_up(&client, &inbox, &log, on_start).await {
+                        log.error("catch-up", e.to_string());
+                    }
+                    let _ = wake.send(());
+                    if every.is_zero() {
+                        return;
+                    }
+                    tokio::time::sleep(every).await;
+                    on_start = false;
+                }
+            })
+        };
         let served = server.await;
+        catching_up.abort();
         log.info(
             "stopping",
             "no more deliveries taken; finishing the event in hand",
@@ -192,9 +231,45 @@ fn handler_label(path: &std::path::Path) -> String {
         .unwrap_or_else(|| "handler".into())
 }
 
-/// The secret deliveries are signed with: registered now, or given.
-async fn secret(settings: &ListenSettings, client: &ApiClient, log: &Log) -> Result<String, Error> {
+/// `--path`: a route of its own, as the router takes it.
+fn check_path(path: &str) -> Result<(), Error> {
+    let ok = path.starts_with('/')
+        && path != "/healthz"
+        && !path.contains(['{', '}', '*', '?', '#', ' '])
+        && !path.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--path {path:?}: give an absolute path such as /webhooks/zavu (no spaces, \
+             query, wildcards or {{…}} parts; /healthz is taken)"
+        )))
+    }
+}
+
+/// The URL deliveries reach this receiver at, from this machine: a wildcard bind address is
+/// reached through loopback.
+fn own_url(addr: std::net::SocketAddr, path: &str) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "http://{}{path}",
+        std::net::SocketAddr::new(ip, addr.port())
+    )
+}
+
+/// The secret deliveries are signed with: registered now (`self` being `own`), or given.
+async fn secret(
+    settings: &ListenSettings,
+    own: &str,
+    client: &ApiClient,
+    log: &Log,
+) -> Result<String, Error> {
     if let Some(url) = &settings.register {
+        let url = if url == "self" { own } else { url.as_str() };
         let hook = client
             .configure_webhook(url, None)
             .await
@@ -242,7 +317,13 @@ pub fn fingerprint(secret: &str) -> String {
     )
 }
 
-async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result<(), Error> {
+/// One catch-up, logged: on start always, later only when it found something.
+async fn catch_up(
+    client: &ApiClient,
+    inbox: &Mutex<Inbox>,
+    log: &Log,
+    on_start: bool,
+) -> Result<(), Error> {
     let caught = catchup::catch_up(client, inbox)
         .await
         .map_err(Error::Usage)?;
@@ -254,11 +335,20 @@ async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result
                 caught.read
             ),
         );
-    } else {
+    } else if on_start {
         log.info(
             "catch-up",
             format!(
                 "read {} invitation(s); {} change(s) missed while down, recorded to handle",
+                caught.read, caught.synthesized
+            ),
+        );
+    } else if caught.synthesized > 0 {
+        log.info(
+            "catch-up",
+            format!(
+                "read {} invitation(s); {} change(s) no delivery announced (expiry, or a lost \
+                 delivery), recorded to handle",
                 caught.read, caught.synthesized
             ),
         );
@@ -267,13 +357,13 @@ async fn catch_up(client: &ApiClient, inbox: &Mutex<Inbox>, log: &Log) -> Result
 }
 
 /// `--catch-up`: waits until nothing is due (retries waiting for later count as done).
-async fn drain(path: &std::path::Path, scope: &str) {
-    let Ok(inbox) = Inbox::open(path, scope) else {
-        return;
-    };
+async fn drain(inbox: &Mutex<Inbox>) {
     loop {
-        let now = chrono::Utc::now().timestamp_millis();
-        let busy = inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0;
+        let busy = {
+            let inbox = inbox.lock().unwrap_or_else(|p| p.into_inner());
+            let now = chrono::Utc::now().timestamp_millis();
+            inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0
+        };
         if !busy {
             return;
         }

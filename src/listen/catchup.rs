@@ -29,20 +29,13 @@ pub struct CaughtUp {
 
 /// Every invitation of the project.
 async fn all_invitations(client: &ApiClient) -> Result<Vec<Invitation>, ClientError> {
-    let mut out = vec![];
-    let mut params = ListInvitations {
-        limit: Some(100),
-        ..Default::default()
-    };
-    loop {
-        let page = client.list_invitations(&params).await?;
-        let next = page.next().map(str::to_string);
-        out.extend(page.items);
-        match next {
-            Some(c) => params.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    client
+        .invitations_all(ListInvitations {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .collect()
+        .await
 }
 
 /// When `inv` last changed to its current status: expiry is derived (no `updatedAt`

@@ -132,6 +132,21 @@ CREATE TABLE IF NOT EXISTS marks (
 );
 ";
 
+/// Where a status stands in an invitation's life, for events stamped the same millisecond:
+/// the order [`stage`] gives, in SQL.
+const STAGE: &str = "CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+    ELSE 2 END";
+
+/// Where a status stands in an invitation's life: two changes stamped the same
+/// millisecond happened in this order.
+pub fn stage(status: &str) -> u8 {
+    match status {
+        "pending" => 0,
+        "in_progress" => 1,
+        _ => 2,
+    }
+}
+
 const COLUMNS: &str = "event_id, invitation_id, previous_status, current_status, event_ms, \
     synthesized, body, state, attempts, not_before_ms, last_error";
 
@@ -244,7 +259,7 @@ impl Inbox {
             .query_row(
                 &format!(
                     "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-                     AND not_before_ms <= ?2 ORDER BY event_ms, received_ms LIMIT 1"
+                     AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT 1"
                 ),
                 params![self.scope, now_ms],
                 entry,
@@ -336,7 +351,8 @@ impl Inbox {
     ) -> Result<(), InboxError> {
         conn.execute(
             "INSERT INTO applied (scope, invitation_id, status, event_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (scope, invitation_id) DO UPDATE SET status = excluded.status,
+             ON CONFLICT (scope, invitation_id) DO UPDATE SET
+               status = CASE WHEN excluded.event_ms >= event_ms THEN excluded.status ELSE status END,
                event_ms = MAX(event_ms, excluded.event_ms)",
             params![self.scope, invitation_id, status, event_ms],
         )
@@ -494,6 +510,25 @@ mod tests {
         assert_eq!(dups, 1);
         assert!(states.contains(&("failed".into(), 1)));
         assert_eq!(inbox.requeue_failed().unwrap(), 1);
+    }
+
+    #[test]
+    fn an_older_status_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        inbox.set_applied("a", "completed", 20).unwrap();
+        inbox.set_applied("a", "in_progress", 10).unwrap();
+        assert_eq!(
+            inbox.applied("a").unwrap(),
+            Some(Applied {
+                status: "completed".into(),
+                event_ms: 20
+            })
+        );
+        // Stamped the same millisecond, a start and a completion come out in that order.
+        assert!(inbox.record(&event("c", "b", "completed", 5)).unwrap());
+        assert!(inbox.record(&event("s", "b", "in_progress", 5)).unwrap());
+        assert_eq!(inbox.next_due(i64::MAX).unwrap().unwrap().event_id, "s");
     }
 
     #[test]

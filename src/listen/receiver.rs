@@ -23,7 +23,7 @@ const MAX_BODY: usize = 1 << 20;
 pub struct Receiver {
     pub secret: String,
     pub tolerance_seconds: i64,
-    pub inbox: Mutex<Inbox>,
+    pub inbox: Arc<Mutex<Inbox>>,
     pub wake: Mutex<super::worker::Wake>,
     pub log: Arc<Log>,
     pub metrics: Arc<ListenMetrics>,

@@ -8,7 +8,7 @@
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
 
-use super::inbox::{Entry, Inbox};
+use super::inbox::{Applied, Entry, Inbox, stage};
 use crate::client::ClientOptions;
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
@@ -18,10 +18,19 @@ use crate::service_metrics::ListenMetrics;
 use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
+
+/// The shared inbox, locked for one call at a time (never across a handler's run).
+struct Db<'a>(&'a Mutex<Inbox>);
+
+impl Db<'_> {
+    fn get(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// What the worker needs from the front door.
 pub struct WorkerEnv {
@@ -34,8 +43,9 @@ pub struct WorkerEnv {
     pub log: Arc<Log>,
     pub handler: Arc<AST>,
     pub handler_name: String,
-    pub inbox: PathBuf,
-    pub scope: String,
+    /// The one connection to the inbox, shared with the receiver and the catch-up: writers
+    /// take turns on a mutex instead of sleeping on SQLite's busy lock.
+    pub inbox: Arc<Mutex<Inbox>>,
     pub max_attempts: i64,
     pub metrics: Arc<ListenMetrics>,
 }
@@ -71,13 +81,7 @@ impl Sink for HandlerSink {
 /// Runs until `stop` is set and the event in hand is finished; `shutdown` stops a handler
 /// that outlives the grace period.
 pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<Stop>) {
-    let inbox = match Inbox::open(&env.inbox, &env.scope) {
-        Ok(i) => i,
-        Err(e) => {
-            env.log.error("inbox", e.to_string());
-            return;
-        }
-    };
+    let inbox = Db(&env.inbox);
     let budget = match Budget::arm_if(env.limits.max_memory) {
         Ok(b) => b,
         Err(e) => {
@@ -107,7 +111,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
             break;
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let next = match inbox.next_due(now) {
+        let next = match inbox.get().next_due(now) {
             Ok(n) => n,
             Err(e) => {
                 env.log.error("inbox", e.to_string());
@@ -117,6 +121,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         let Some(entry) = next else {
             // Nothing due: sleep until woken, a retry falls due, or a second passes.
             let wait = inbox
+                .get()
                 .next_retry_ms()
                 .ok()
                 .flatten()
@@ -135,7 +140,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
     drop(budget);
 }
 
-fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
+fn handle(env: &WorkerEnv, inbox: &Db<'_>, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
     let log = &env.log;
     let who = format!("{}[{}]", env.handler_name, e.event_id);
     let change = format!(
@@ -145,13 +150,15 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         e.current_status
     );
     // Per invitation, never go back in time, and never apply a status twice.
-    match inbox.applied(&e.invitation_id) {
-        Ok(Some(a)) if e.event_ms < a.event_ms => {
+    // Bound first: a guard in the match's head would be held through its arms.
+    let applied = inbox.get().applied(&e.invitation_id);
+    match applied {
+        Ok(Some(a)) if older(e, &a) => {
             let why = format!(
                 "older than the last event applied for {} ({} at {})",
                 e.invitation_id, a.status, a.event_ms
             );
-            let _ = inbox.skip(&e.event_id, &why);
+            let _ = inbox.get().skip(&e.event_id, &why);
             env.metrics.event("skipped");
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
@@ -160,7 +167,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         }
         Ok(Some(a)) if a.status == e.current_status => {
             let why = format!("{} is already {}", e.invitation_id, a.status);
-            let _ = inbox.skip(&e.event_id, &why);
+            let _ = inbox.get().skip(&e.event_id, &why);
             env.metrics.event("skipped");
             log.emit(
                 Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
@@ -173,7 +180,8 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
             return;
         }
     }
-    let attempt = match inbox.start(&e.event_id) {
+    let marked = inbox.get().start(&e.event_id);
+    let attempt = match marked {
         Ok(n) => n,
         Err(err) => {
             log.error("inbox", err.to_string());
@@ -208,8 +216,9 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     env.metrics
         .handler_duration
         .observe(started.elapsed().as_secs_f64());
+    let finished = outcome.is_ok().then(|| inbox.get().finish(e));
     match outcome {
-        Ok(_) => match inbox.finish(e) {
+        Ok(_) => match finished.unwrap_or(Ok(())) {
             Ok(()) => {
                 env.metrics.event("done");
                 log.emit(
@@ -223,7 +232,9 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
         },
         Err(err) if shutdown.is_set() => {
             // Stopped by the shutdown: back in line for the next start, not a failure.
-            let _ = inbox.fail(&e.event_id, "stopped by shutdown", Some(0));
+            let _ = inbox
+                .get()
+                .fail(&e.event_id, "stopped by shutdown", Some(0));
             log.emit(
                 Record::new(
                     Level::Warn,
@@ -240,7 +251,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
             if attempt < env.max_attempts {
                 let delay = retry_delay(attempt);
                 let at = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
-                let _ = inbox.fail(&e.event_id, &message, Some(at));
+                let _ = inbox.get().fail(&e.event_id, &message, Some(at));
                 env.metrics.event("retried");
                 log.emit(
                     Record::new(
@@ -257,7 +268,7 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
                     .field("outcome", "retry"),
                 );
             } else {
-                let _ = inbox.fail(&e.event_id, &message, None);
+                let _ = inbox.get().fail(&e.event_id, &message, None);
                 env.metrics.event("failed");
                 log.emit(
                     Record::new(
@@ -275,6 +286,13 @@ fn handle(env: &WorkerEnv, inbox: &Inbox, engine: &rhai::Engine, e: &Entry, shut
     }
 }
 
+/// `e` happened before the change last applied for its invitation: stamped earlier, or the
+/// same millisecond at an earlier stage (a start and a completion can share one).
+pub fn older(e: &Entry, applied: &Applied) -> bool {
+    e.event_ms < applied.event_ms
+        || (e.event_ms == applied.event_ms && stage(&e.current_status) < stage(&applied.status))
+}
+
 /// `event` as the handler sees it: the delivery's JSON, plus `synthesized` (caught up
 /// rather than delivered) and `attempt`.
 fn event_value(e: &Entry, attempt: i64) -> Dynamic {
@@ -290,6 +308,31 @@ fn event_value(e: &Entry, attempt: i64) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_stage_in_the_same_millisecond_is_older() {
+        let e = |status: &str, ms| Entry {
+            event_id: "e".into(),
+            invitation_id: "i".into(),
+            previous_status: None,
+            current_status: status.into(),
+            event_ms: ms,
+            synthesized: false,
+            body: "{}".into(),
+            state: super::super::inbox::State::Received,
+            attempts: 0,
+            not_before_ms: 0,
+            last_error: None,
+        };
+        let applied = |status: &str, ms| Applied {
+            status: status.into(),
+            event_ms: ms,
+        };
+        assert!(older(&e("in_progress", 10), &applied("completed", 10)));
+        assert!(older(&e("completed", 9), &applied("in_progress", 10)));
+        assert!(!older(&e("completed", 10), &applied("in_progress", 10)));
+        assert!(!older(&e("in_progress", 11), &applied("failed", 10)));
+    }
 
     #[test]
     fn retries_back_off_and_are_capped() {

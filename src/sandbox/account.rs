@@ -51,7 +51,7 @@ pub async fn me(State(app): App, headers: HeaderMap) -> Response {
         },
         is_test_mode: key.starts_with("zv_test_"),
         project: ProjectRef {
-            id: "prj_sandbox".into(),
+            id: super::seeds::PROJECT_ID.into(),
             is_sub_account: false,
             name: Some(app.project_name.clone()),
         },

@@ -1,8 +1,9 @@
 //! The control plane under `/_sandbox/`: what in real life the invited client, WhatsApp's
 //! template review and the passage of time do, driven by a test or a person — view,
 //! start, complete or fail an invitation; approve or reject a submitted template; move
-//! the clock; set faults; reset; read counters. Not part of the Zavu API; faults never
-//! apply here. The invite page drives the same transitions through [`drive`].
+//! the clock; set faults; reset; read counters and the webhook's delivery log. Not part of
+//! the Zavu API; faults never apply here. Every status change driven here is announced to
+//! the project webhook. The invite page drives the same transitions through [`drive`].
 
 use super::body::{Id, JsonBody};
 use super::lifecycle::{self, Refused};
@@ -35,6 +36,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/_sandbox/faults", get(faults).post(set_faults))
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/stats", get(stats))
+        .route(
+            "/_sandbox/webhook/deliveries",
+            get(super::webhook::deliveries),
+        )
 }
 
 /// A client-side step in an invitation's life.
@@ -128,9 +133,7 @@ pub fn drive(app: &AppState, id: &str, action: Action) -> Result<Invitation, Dri
         }
     }
     .map_err(DriveError::Refused)?;
-    if let Some(slot) = store.invitation_mut(id) {
-        *slot = next.clone();
-    }
+    store.replace_invitation(next.clone(), now);
     drop(store);
     app.touched();
     Ok(lifecycle::render(&next, now))
@@ -228,8 +231,9 @@ async fn set_faults(State(app): App, JsonBody(body): JsonBody) -> Result<Respons
     Ok(json_response(StatusCode::OK, &next.to_json()))
 }
 
-/// Forgets invitations, messages, created senders and templates, undoes changes to the
-/// seeds, restores the clock, clears faults and counters.
+/// Forgets invitations, messages, created senders and templates and the project webhook
+/// (with its queue and delivery log), undoes changes to the seeds, restores the clock,
+/// clears faults and counters.
 async fn reset(State(app): App) -> Response {
     app.store().reset();
     app.clock.restore();
@@ -240,6 +244,7 @@ async fn reset(State(app): App) -> Response {
         windows.clear_history();
     }
     lock(&app.stats).clear();
+    lock(&app.deliveries).clear();
     app.touched();
     json_response(StatusCode::OK, &json!({"ok": true}))
 }

@@ -1,7 +1,8 @@
 //! Fault injection: the failures a real network and a real, busy API produce — injected
 //! errors, added latency, the per-key rate limit with its headers, and writes that commit
-//! and then lose their answer. Faults apply to `/v1` only, never to the control plane or
-//! the invite page.
+//! and then lose their answer — and those of webhook deliveries: duplicated, reordered,
+//! delayed, wrongly signed or lost. Faults apply to `/v1` and to deliveries, never to the
+//! control plane or the invite page.
 //!
 //! Rate-limit windows run on the wall clock, not the sandbox's virtual clock: a client
 //! paces against real time, and moving the virtual clock must not refill anyone's budget.
@@ -23,6 +24,16 @@ pub struct Faults {
     /// The next N `/v1` requests fail with `errorStatus` — a deterministic burst, for
     /// proving a client's retries.
     pub fail_next: Option<u64>,
+    /// That share of delivered events is delivered a second time.
+    pub webhook_duplicate_rate: Option<f64>,
+    /// Deliveries are held this long and each held batch goes out newest first.
+    pub webhook_reorder_ms: Option<u64>,
+    /// Every delivery attempt waits this long before it is sent.
+    pub webhook_delay_ms: Option<u64>,
+    /// That share of attempts is signed with a secret that is not the webhook's.
+    pub webhook_wrong_signature_rate: Option<f64>,
+    /// That share of events is lost: never delivered, as if the sender had crashed.
+    pub webhook_drop_rate: Option<f64>,
 }
 
 pub const DEFAULT_ERROR_STATUS: u16 = 503;
@@ -56,6 +67,11 @@ impl Faults {
             "rateLimitWindowSeconds",
             "dropAfterCommitRate",
             "failNext",
+            "webhookDuplicateRate",
+            "webhookReorderMs",
+            "webhookDelayMs",
+            "webhookWrongSignatureRate",
+            "webhookDropRate",
         ];
         for key in obj.keys() {
             if !known.contains(&key.as_str()) {
@@ -85,6 +101,17 @@ impl Faults {
             &mut next.drop_after_commit_rate,
             &mut errors,
         );
+        rate(
+            "webhookDuplicateRate",
+            &mut next.webhook_duplicate_rate,
+            &mut errors,
+        );
+        rate(
+            "webhookWrongSignatureRate",
+            &mut next.webhook_wrong_signature_rate,
+            &mut errors,
+        );
+        rate("webhookDropRate", &mut next.webhook_drop_rate, &mut errors);
         let whole = |k: &str,
                      slot: &mut Option<u64>,
                      range: std::ops::RangeInclusive<u64>,
@@ -110,6 +137,18 @@ impl Faults {
         next.error_status = status.and_then(|s| u16::try_from(s).ok());
         whole("latencyMs", &mut next.latency_ms, 0..=60_000, &mut errors);
         whole("failNext", &mut next.fail_next, 0..=1_000_000, &mut errors);
+        whole(
+            "webhookReorderMs",
+            &mut next.webhook_reorder_ms,
+            0..=60_000,
+            &mut errors,
+        );
+        whole(
+            "webhookDelayMs",
+            &mut next.webhook_delay_ms,
+            0..=60_000,
+            &mut errors,
+        );
         if next.fail_next == Some(0) {
             next.fail_next = None;
         }
@@ -148,6 +187,11 @@ impl Faults {
     pub fn roll_drop(&self) -> bool {
         self.drop_after_commit_rate
             .is_some_and(|rate| fastrand::f64() < rate)
+    }
+
+    /// Rolls a delivery fault's dice.
+    pub fn roll(rate: Option<f64>) -> bool {
+        rate.is_some_and(|r| fastrand::f64() < r)
     }
 
     /// The JSON the control plane answers: every fault, `null` when off.

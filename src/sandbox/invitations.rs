@@ -1,5 +1,6 @@
 //! `/v1/invitations`: create, get, list, cancel. Expiry is derived when read (see
-//! [`super::lifecycle`]); a create or cancel answers through the drop-after-commit fault.
+//! [`super::lifecycle`]); a create or cancel answers through the drop-after-commit fault,
+//! and a cancel is announced to the project webhook.
 
 use super::body::{Id, JsonBody, QueryParams};
 use super::lifecycle;
@@ -107,11 +108,14 @@ pub async fn cancel(
     let now = app.clock.now();
     let invitation = {
         let mut store = app.store();
-        let inv = store
-            .invitation_mut(&id)
-            .ok_or_else(|| ApiFailure::not_found("Invitation", &id))?;
-        lifecycle::cancel(inv, now).map_err(|r| ApiFailure::bad_request(r.0))?;
-        lifecycle::render(inv, now)
+        let mut inv = store
+            .invitation(&id)
+            .ok_or_else(|| ApiFailure::not_found("Invitation", &id))?
+            .clone();
+        lifecycle::cancel(&mut inv, now).map_err(|r| ApiFailure::bad_request(r.0))?;
+        let shown = lifecycle::render(&inv, now);
+        store.replace_invitation(inv, now);
+        shown
     };
     app.touched();
     Ok(answer_write(

@@ -8,9 +8,11 @@
 //!
 //! `routes` is the table of every route; one file per resource holds its handlers
 //! (`invitations`, `messages`, `senders`, `templates`, `account` for phone numbers, `me`
-//! and balance); `gate` is what every request passes (auth, rate limit, faults); `body`
-//! reads requests and `reply` writes answers; `wire` guards the byte stream under HTTP;
-//! `store`, `cursor` and `seeds` keep the data.
+//! and balance, `webhook` for the project webhook); `gate` is what every request passes
+//! (auth, rate limit, faults); `body` reads requests and `reply` writes answers; `wire`
+//! guards the byte stream under HTTP; `store`, `cursor`, `seeds` and `hooks` keep the
+//! data; `deliver` sends webhook events in the background and `delivery_log` remembers
+//! each attempt.
 //!
 //! Imports: `api` only.
 
@@ -19,8 +21,11 @@ mod body;
 mod clock;
 mod control;
 mod cursor;
+mod deliver;
+mod delivery_log;
 mod faults;
 mod gate;
+mod hooks;
 mod invitations;
 mod lifecycle;
 mod messages;
@@ -34,6 +39,7 @@ mod state;
 mod stats;
 mod store;
 mod templates;
+mod webhook;
 mod wire;
 
 pub use lifecycle::effective_status;

@@ -1,6 +1,7 @@
 //! The sandbox's HTTP surface in one table: every `/v1` route the official SDKs call for
-//! invitations, messages, senders, templates, phone numbers, `me` and `balance`, plus the
-//! control plane and the invite page, all behind the [`super::gate`].
+//! invitations, messages, senders, templates, phone numbers, `me` and `balance`, the
+//! project webhook, plus the control plane and the invite page, all behind the
+//! [`super::gate`].
 //!
 //! Handlers live one file per resource; they apply the contract, the store keeps data,
 //! lifecycle decides transitions. A handler never panics on input: every bad request
@@ -8,7 +9,7 @@
 
 use super::reply::ApiFailure;
 use super::state::AppState;
-use super::{account, control, gate, invitations, messages, page, senders, templates};
+use super::{account, control, gate, invitations, messages, page, senders, templates, webhook};
 use crate::api::error::codes;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -22,6 +23,14 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route(
             "/v1/invitations",
             post(invitations::create).get(invitations::list),
+        )
+        // A fixed segment wins over `{id}`: no invitation id is `webhook`.
+        .route(
+            "/v1/invitations/webhook",
+            post(webhook::configure)
+                .get(webhook::get)
+                .patch(webhook::update)
+                .delete(webhook::delete),
         )
         .route("/v1/invitations/{id}", get(invitations::get))
         .route("/v1/invitations/{id}/cancel", post(invitations::cancel))

@@ -15,6 +15,8 @@ pub const SEED_PHONE_NUMBER: &str = "+14155550123";
 pub const DEFAULT_SENDER_ID: &str = "snd_default";
 pub const DEFAULT_SENDER_PHONE_ID: &str = "pn_default";
 pub const DEFAULT_SENDER_PHONE: &str = "+14155550100";
+/// The one project a sandbox serves (`/v1/me`, and every webhook event's `projectId`).
+pub const PROJECT_ID: &str = "prj_sandbox";
 
 /// The WhatsApp side of a sender whose account is connected and can send templates.
 pub fn connected_whatsapp(account_id: &str, phone: &str) -> SenderWhatsapp {

@@ -1,4 +1,5 @@
-//! Serving: binding, the accept loop, graceful shutdown and the state-file saver.
+//! Serving: binding, the accept loop, graceful shutdown, the state-file saver, and the
+//! webhook deliverer's task.
 //!
 //! The loop is hand-rolled over hyper (not `axum::serve`) for two reasons: a handler must
 //! be able to close its own connection *without answering* — the "committed, then the
@@ -85,6 +86,7 @@ pub struct Sandbox {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     saver: Option<JoinHandle<()>>,
+    deliverer: JoinHandle<()>,
 }
 
 impl Sandbox {
@@ -146,6 +148,7 @@ impl Sandbox {
             ))),
             _ => None,
         };
+        let deliverer = tokio::spawn(super::deliver::run(state.clone(), stopped.clone()));
         let server = tokio::spawn(accept_loop(
             listener,
             state.clone(),
@@ -160,6 +163,7 @@ impl Sandbox {
             stop,
             server,
             saver,
+            deliverer,
         })
     }
 
@@ -176,6 +180,7 @@ impl Sandbox {
     pub async fn shutdown(self) -> Result<(), SandboxError> {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        let _ = self.deliverer.await;
         if let Some(saver) = self.saver {
             let _ = saver.await;
         }

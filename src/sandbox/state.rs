@@ -1,8 +1,10 @@
 //! The shared state behind every sandbox route: the store, the virtual clock, faults,
-//! rate-limit windows, counters, the keys it accepts, and the hook that schedules a save.
+//! rate-limit windows, counters, the webhook delivery log, the keys it accepts, and the
+//! hooks that schedule a save and wake the deliverer.
 //! Locks are plain mutexes held only for in-memory work, never across an `.await`.
 
 use super::clock::Clock;
+use super::delivery_log::DeliveryLog;
 use super::faults::{Faults, RateWindows};
 use super::stats::Stats;
 use super::store::Store;
@@ -17,6 +19,9 @@ pub struct AppState {
     pub faults: Mutex<Faults>,
     pub windows: Mutex<RateWindows>,
     pub stats: Mutex<Stats>,
+    pub deliveries: Mutex<DeliveryLog>,
+    /// Wakes the webhook deliverer: an event queued, the clock moved, an attempt ended.
+    pub deliver_wake: Notify,
     keys: Keys,
     /// The address the sandbox was reached at when a request carries no `Host`.
     pub base_url: String,
@@ -58,6 +63,8 @@ impl AppState {
             faults: Mutex::new(Faults::default()),
             windows: Mutex::new(RateWindows::default()),
             stats: Mutex::new(Stats::default()),
+            deliveries: Mutex::new(DeliveryLog::default()),
+            deliver_wake: Notify::new(),
             keys,
             base_url,
             project_name: "Sandbox Project".into(),
@@ -86,11 +93,13 @@ impl AppState {
         }
     }
 
-    /// Schedules a save of the state file, if there is one.
+    /// Something changed: schedules a save of the state file (if there is one), and
+    /// wakes the webhook deliverer, which looks for what became due.
     pub fn touched(&self) {
         if let Some(n) = &self.dirty {
             n.notify_one();
         }
+        self.deliver_wake.notify_one();
     }
 
     /// `http://host:port` as the client reached us, for links handed to people.

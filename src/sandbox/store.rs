@@ -7,7 +7,9 @@
 //! the seeds (see [`super::seeds`]), keeping the sequence and the cursor salt.
 
 use super::cursor::{BadCursor, Cursors, PageOut, Record};
+use super::hooks::{Hooks, Pending};
 use super::{lifecycle, seeds};
+use crate::api::webhook::Webhook;
 use crate::api::{Invitation, Message, OwnedPhoneNumber, Sender, Template, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -34,6 +36,11 @@ pub struct Snapshot {
     pub templates: Option<Vec<Record<Template>>>,
     #[serde(default)]
     pub phone_numbers: Option<Vec<Record<OwnedPhoneNumber>>>,
+    /// The project webhook, and the events still to be delivered to it.
+    #[serde(default)]
+    pub webhook: Option<Webhook>,
+    #[serde(default)]
+    pub deliveries: Vec<Pending>,
 }
 
 #[derive(Debug)]
@@ -51,6 +58,8 @@ pub struct Store {
     senders: Vec<Record<Sender>>,
     templates: Vec<Record<Template>>,
     phone_numbers: Vec<Record<OwnedPhoneNumber>>,
+    /// The project webhook and its queue of deliveries.
+    pub hooks: Hooks,
 }
 
 const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -85,6 +94,7 @@ impl Store {
             senders: vec![],
             templates: vec![],
             phone_numbers: vec![],
+            hooks: Hooks::default(),
         };
         store.seed();
         store
@@ -113,9 +123,10 @@ impl Store {
         s
     }
 
-    /// Forgets invitations, messages, created senders and templates, and undoes changes to
-    /// the seeds.
+    /// Forgets invitations, messages, created senders and templates and the project
+    /// webhook, and undoes changes to the seeds.
     pub fn reset(&mut self) {
+        self.hooks.reset();
         self.invitations.clear();
         self.invitation_by_id.clear();
         self.invitation_by_token.clear();
@@ -142,10 +153,14 @@ impl Store {
             .map(|&i| &self.invitations[i].item)
     }
 
-    pub fn invitation_mut(&mut self, id: &str) -> Option<&mut Invitation> {
-        self.invitation_by_id
-            .get(id)
-            .map(|&i| &mut self.invitations[i].item)
+    /// Stores a changed invitation, announcing a status change to the project webhook.
+    pub fn replace_invitation(&mut self, next: Invitation, now: Timestamp) {
+        let Some(&i) = self.invitation_by_id.get(&next.id) else {
+            return;
+        };
+        let before = std::mem::replace(&mut self.invitations[i].item, next);
+        self.hooks
+            .status_changed(&before, &self.invitations[i].item, now);
     }
 
     pub fn invitation_id_by_token(&self, token: &str) -> Option<String> {
@@ -337,6 +352,8 @@ impl Store {
             idempotency: self.idempotency.clone(),
             templates: Some(self.templates.clone()),
             phone_numbers: Some(self.phone_numbers.clone()),
+            webhook: self.hooks.config.clone(),
+            deliveries: self.hooks.queue.clone(),
         }
     }
 
@@ -361,6 +378,7 @@ impl Store {
             store.phone_numbers = p;
         }
         store.idempotency = snap.idempotency;
+        store.hooks = Hooks::restore(snap.webhook, snap.deliveries);
         // Sequence numbers must stay increasing for pagination, whatever the file says.
         store.invitations.sort_by_key(|r| r.seq);
         store.messages.sort_by_key(|r| r.seq);

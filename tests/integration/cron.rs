@@ -5,17 +5,13 @@
 //! Tests wait for log lines with generous deadlines and assert what happened, never how
 //! long it took.
 
-use crate::support::{TestSandbox, Zs, cmd, repo};
+use crate::support::{Running, TestSandbox, Zs, cmd, repo};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use zavu_script::api::CreateInvitation;
 
 /// Long enough for a slow CI machine; a passing test never waits this long.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(90);
+pub(crate) const PATIENCE: std::time::Duration = crate::support::PROCESS_PATIENCE;
 
 /// A crontab and its scripts in a throwaway directory.
 pub(crate) struct Tab {
@@ -43,32 +39,7 @@ impl Tab {
     }
 }
 
-/// A running `zavu-script cron`, its stderr collected line by line.
-pub(crate) struct Running {
-    pub(crate) child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    _state: Option<tempfile::TempDir>,
-}
-
 impl Running {
-    pub(crate) fn spawn(mut command: Command, state: Option<tempfile::TempDir>) -> Running {
-        command.stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("zavu-script starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let lines = Arc::new(Mutex::new(vec![]));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Running {
-            child,
-            lines,
-            _state: state,
-        }
-    }
-
     /// The scheduler against this sandbox, with a private state dir.
     pub(crate) fn against(sb: &TestSandbox, args: &[&str]) -> Running {
         let state = tempfile::tempdir().unwrap();
@@ -86,70 +57,6 @@ impl Running {
         let mut c = cmd(state_dir);
         c.current_dir(repo()).args(["--sandbox", "cron"]).args(args);
         Running::spawn(c, None)
-    }
-
-    pub(crate) fn log(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    pub(crate) fn count(&self, needle: &str) -> usize {
-        self.log().iter().filter(|l| l.contains(needle)).count()
-    }
-
-    /// Waits until `needle` has appeared in `n` lines.
-    pub(crate) async fn wait_for(&self, needle: &str, n: usize) {
-        let start = Instant::now();
-        while self.count(needle) < n {
-            if start.elapsed() > PATIENCE {
-                panic!(
-                    "waited {PATIENCE:?} for {n} line(s) with {needle:?}; the log:\n{}",
-                    self.log().join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub(crate) fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    pub(crate) async fn exit_code(&mut self) -> i32 {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            if start.elapsed() > PATIENCE {
-                panic!(
-                    "the scheduler did not exit; the log:\n{}",
-                    self.log().join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Index of the first line containing `needle`.
-    pub(crate) fn position(&self, needle: &str) -> usize {
-        let log = self.log();
-        log.iter()
-            .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", log.join("\n")))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

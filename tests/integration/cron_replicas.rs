@@ -6,7 +6,8 @@
 //! The replicas are real processes with JSON logs; what ran is read from their logs and
 //! checked against the database's record, never inferred from timing.
 
-use crate::cron::{PATIENCE, Running, Tab};
+use crate::cron::{PATIENCE, Tab};
+use crate::support::Running;
 use crate::support::{cmd, pg, repo};
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -1,7 +1,8 @@
 //! `zavu-script listen` counts what it receives: `/metrics` in the Prometheus text format
 //! (events by outcome, handler durations) and `/healthz`, on the receiver's own port.
 
-use crate::cron::{Running, Tab};
+use crate::cron::Tab;
+use crate::support::Running;
 use crate::support::{cmd, repo};
 use serde_json::{Value, json};
 

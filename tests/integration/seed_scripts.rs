@@ -1,7 +1,7 @@
 //! Every Rhai twin of the PHP SDK docs samples, run by the real binary against a sandbox,
 //! with its output checked line by line and its effect checked on the sandbox.
 
-use crate::support::{TestSandbox, Zs};
+use crate::support::{TestSandbox, Zs, listen, ready, repo};
 use serde_json::json;
 use zavu_script::api::{CreateInvitation, InvitationStatus, ListInvitations};
 
@@ -279,4 +279,110 @@ async fn after_onboarding_sets_up_the_new_sender_and_welcomes_the_client() {
         "{}",
         done.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_status_changed_welcomes_on_completion_and_reinvites_on_expiry_once() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client();
+    let create = |name: &str, phone: Option<&str>, days: i64| CreateInvitation {
+        client_name: Some(name.into()),
+        client_email: Some(format!("ops@{}.com", name.to_lowercase())),
+        client_phone: phone.map(str::to_string),
+        expires_in_days: Some(days),
+        ..Default::default()
+    };
+    let acme = client
+        .create_invitation(&create("Acme", Some("+14155550101"), 7))
+        .await
+        .unwrap();
+    let globex = client
+        .create_invitation(&create("Globex", Some("+14155550102"), 1))
+        .await
+        .unwrap();
+    let initech = client
+        .create_invitation(&create("Initech", None, 7))
+        .await
+        .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let handler = repo().join("scripts/on_status_changed.rhai");
+    let mut first = listen(&sb, state.path(), &handler);
+    ready(&mut first).await;
+
+    let sender = sb.complete(&acme.id).await["invitation"]["senderId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.complete(&initech.id).await;
+    first
+        .wait_for(
+            &format!("welcomed Acme ({}) from sender {sender}", acme.id),
+            1,
+        )
+        .await;
+    first
+        .wait_for(
+            &format!("{} completed, but has no client phone", initech.id),
+            1,
+        )
+        .await;
+    first.signal("TERM");
+    first.exit_code().await;
+
+    // Globex's invitation expires while nobody listens: the next start offers it.
+    sb.advance_clock(2 * 86_400).await;
+    let mut second = listen(&sb, state.path(), &handler);
+    ready(&mut second).await;
+    second
+        .wait_for(
+            &format!("re-invited Globex ({} expired (caught up)): ", globex.id),
+            1,
+        )
+        .await;
+    second.signal("TERM");
+    second.exit_code().await;
+    let mut third = listen(&sb, state.path(), &handler);
+    ready(&mut third).await;
+    third.signal("TERM");
+    third.exit_code().await;
+    assert_eq!(third.count("re-invited"), 0, "{:#?}", third.log());
+
+    let sent = client.list_messages(&Default::default()).await.unwrap();
+    assert_eq!(sent.items.len(), 1, "one welcome");
+    assert_eq!(sent.items[0].sender_id.as_deref(), Some(sender.as_str()));
+    assert_eq!(sent.items[0].to, "+14155550101");
+    let all = client
+        .list_invitations(&ListInvitations::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 4, "one re-invitation");
+    let fresh = all
+        .iter()
+        .find(|i| ![&acme.id, &globex.id, &initech.id].contains(&&i.id))
+        .unwrap();
+    assert_eq!(fresh.client_name.as_deref(), Some("Globex"));
+    assert_eq!(fresh.client_phone.as_deref(), Some("+14155550102"));
+    assert_eq!(fresh.status, InvitationStatus::Pending);
+
+    // The polling way afterwards, with the same state: nothing is sent twice.
+    let done = Zs::against(&sb)
+        .env("ZAVU_SCRIPT_STATE_DIR", &state.path().display().to_string())
+        .args(["run", "scripts/followup.rhai"])
+        .run()
+        .await;
+    done.ok();
+    assert!(
+        done.stdout
+            .contains("welcomes: sent 0, already sent 1, no phone 1, failed 0"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout
+            .contains("re-invitations: sent 0, already sent 1,"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(sb.stats().await["messages"], json!(1));
 }

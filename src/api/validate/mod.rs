@@ -9,8 +9,9 @@
 //! unknown keys itself.
 //!
 //! [`rules`] holds what many requests share, [`fields`] the reader the rules are written
-//! with, and one file per resource (`invitation`, `message`, `sender`, `template`) its
-//! own rules, and `template_send` a send checked against the template it names.
+//! with, and one file per resource (`invitation`, `message`, `sender`, `template`,
+//! `webhook` for the project webhook) its own rules, and `template_send` a send checked
+//! against the template it names.
 
 mod fields;
 mod invitation;
@@ -19,6 +20,7 @@ mod rules;
 mod sender;
 mod template;
 mod template_send;
+mod webhook;
 
 pub use crate::api::error::{FieldError, summarize};
 pub use fields::UnknownKeys;
@@ -28,3 +30,6 @@ pub use rules::*;
 pub use sender::{UPDATE_SENDER_KEYS, is_https_url, update_sender};
 pub use template::{CREATE_TEMPLATE_KEYS, SUBMIT_TEMPLATE_KEYS, create_template, submit_template};
 pub use template_send::template_send;
+pub use webhook::{
+    CONFIGURE_WEBHOOK_KEYS, UPDATE_WEBHOOK_KEYS, configure_webhook, is_delivery_url, update_webhook,
+};

@@ -4,9 +4,11 @@
 //! the engine accepts. Data only: `help` renders it, completion reads its keys.
 //!
 //! This file holds the invitation and message methods and the lookups;
-//! [`super::api_docs_after`] the calls a partner makes after onboarding.
+//! [`super::api_docs_after`] the calls a partner makes after onboarding, and
+//! [`super::api_docs_webhook`] the project webhook's.
 
 use super::api_docs_after::AFTER_ONBOARDING;
+use super::api_docs_webhook::WEBHOOK;
 pub use super::api_rules::MethodDoc;
 use super::api_rules::{Rule, p};
 use crate::api::validate::MAX_CLIENT_NAME_CHARS;
@@ -193,7 +195,10 @@ pub fn takes_id_then_map(resource: &str, method: &str) -> bool {
 
 /// Every documented method, in `zavu::RESOURCES` order.
 pub fn methods() -> impl Iterator<Item = &'static MethodDoc> {
-    INVITATIONS_AND_MESSAGES.iter().chain(AFTER_ONBOARDING)
+    INVITATIONS_AND_MESSAGES
+        .iter()
+        .chain(AFTER_ONBOARDING)
+        .chain(WEBHOOK)
 }
 
 pub fn method(resource: &str, method: &str) -> Option<&'static MethodDoc> {

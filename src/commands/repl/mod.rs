@@ -14,6 +14,7 @@
 
 mod api_docs;
 mod api_docs_after;
+mod api_docs_webhook;
 mod api_rules;
 mod complete;
 mod context;

@@ -7,7 +7,11 @@ pub mod browser;
 pub mod pg;
 
 use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use zavu_script::client::{ApiClient, ApiKey, ClientOptions};
 use zavu_script::sandbox::{Sandbox, SandboxOptions};
 
@@ -234,4 +238,271 @@ pub fn script(text: &str) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("test.rhai");
     std::fs::write(&path, text).unwrap();
     (dir, path)
+}
+
+/// How long a test waits for something the sandbox or a receiver does in the background;
+/// a passing test never waits this long.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `check` every 20 ms until it gives `Some`, or fails after [`PATIENCE`] saying
+/// what it waited for.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestSandbox {
+    /// Configures the project webhook to deliver to `url`; returns its secret.
+    pub async fn configure_webhook(&self, url: &str) -> String {
+        let hook = self
+            .client()
+            .configure_webhook(url, None)
+            .await
+            .expect("the webhook is configured");
+        hook.secret
+    }
+
+    /// The control plane's delivery log: `{pending, delivered, …, deliveries: [...]}`.
+    pub async fn deliveries(&self) -> Value {
+        self.http
+            .get(format!("{}/_sandbox/webhook/deliveries", self.url()))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("deliveries")
+            .json()
+            .await
+            .expect("deliveries JSON")
+    }
+
+    /// Waits until nothing is queued for delivery and `n` attempts are logged.
+    pub async fn settled(&self, n: usize) -> Value {
+        eventually(
+            &format!("{n} delivery attempt(s), none pending"),
+            async || {
+                let log = self.deliveries().await;
+                let done =
+                    log["pending"] == 0 && log["deliveries"].as_array().map(Vec::len) == Some(n);
+                done.then_some(log)
+            },
+        )
+        .await
+    }
+}
+
+/// One delivery a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub signature: Option<String>,
+    pub body: String,
+}
+
+impl Delivery {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a delivery is JSON")
+    }
+}
+
+/// A plain HTTP receiver on 127.0.0.1:0 that keeps every delivery and answers with the
+/// statuses it is told to (then 200) — a stand-in for a partner's server, to see what the
+/// sandbox sends. (`listen` is tested as the real receiver elsewhere.)
+pub struct Receiver {
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>,
+    answers: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::http::{HeaderMap, StatusCode};
+        let got = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let answers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (g, a) = (got.clone(), answers.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let (g, a) = (g.clone(), a.clone());
+                async move {
+                    let signature = headers
+                        .get("x-zavu-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    g.lock().unwrap().push(Delivery { signature, body });
+                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, got, answers }
+    }
+
+    /// The next deliveries are answered with these statuses.
+    pub fn answer(&self, statuses: &[u16]) {
+        self.answers.lock().unwrap().extend(statuses);
+    }
+
+    pub fn got(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits for `n` deliveries.
+    pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
+        eventually(&format!("{n} deliveries"), async || {
+            let got = self.got();
+            (got.len() >= n).then_some(got)
+        })
+        .await
+    }
+}
+
+/// How long a test waits for a running process's log line or exit; a passing test never
+/// waits this long.
+pub const PROCESS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// A running long-lived `zavu-script` (`cron`, `listen`), its stderr collected line by line.
+pub struct Running {
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    _state: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command, state: Option<tempfile::TempDir>) -> Running {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("zavu-script starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = Arc::new(Mutex::new(vec![]));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            _state: state,
+        }
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.log().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until `needle` has appeared in `n` lines.
+    pub async fn wait_for(&self, needle: &str, n: usize) {
+        let start = Instant::now();
+        while self.count(needle) < n {
+            if start.elapsed() > PROCESS_PATIENCE {
+                panic!(
+                    "waited {PROCESS_PATIENCE:?} for {n} line(s) with {needle:?}; the log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    pub async fn exit_code(&mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if start.elapsed() > PROCESS_PATIENCE {
+                panic!(
+                    "the scheduler did not exit; the log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Index of the first line containing `needle`.
+    pub fn position(&self, needle: &str) -> usize {
+        let log = self.log();
+        log.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", log.join("\n")))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `listen HANDLER --port 0 --register self` against `sb`, with `state` as its state dir.
+pub fn listen(sb: &TestSandbox, state: &std::path::Path, handler: &std::path::Path) -> Running {
+    listen_with(sb, state, handler, &[])
+}
+
+/// [`listen`] with more flags.
+pub fn listen_with(
+    sb: &TestSandbox,
+    state: &std::path::Path,
+    handler: &std::path::Path,
+    flags: &[&str],
+) -> Running {
+    let mut c = cmd(state);
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .arg("listen")
+        .arg(handler)
+        .args(["--port", "0", "--register", "self"])
+        .args(flags);
+    Running::spawn(c, None)
+}
+
+/// Waits until the receiver takes deliveries and its start-up catch-up is done; returns
+/// the URL it receives on.
+pub async fn ready(l: &mut Running) -> String {
+    eventually("the receiver to start and catch up", async || {
+        let log = l.log();
+        let caught_up = log
+            .iter()
+            .any(|line| line.contains("first start: ") || line.contains("missed while down"));
+        assert!(!l.exited(), "listen exited: {log:#?}");
+        caught_up.then_some(())
+    })
+    .await;
+    let line = l.log()[l.position("receiving deliveries on ")].clone();
+    line.split("receiving deliveries on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the receiver's URL")
+        .to_string()
 }

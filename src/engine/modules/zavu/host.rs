@@ -92,7 +92,8 @@ resource_types!(
     Templates,
     PhoneNumbers,
     Me,
-    Balance
+    Balance,
+    Webhook
 );
 
 impl Zavu {

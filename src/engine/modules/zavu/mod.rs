@@ -11,7 +11,8 @@
 //! This file registers it all; [`host`] holds the clients behind `zavu`, [`resources`] the
 //! one table of resources and methods, [`params`] checks a call's map, and one file per
 //! resource (`invitations`, `messages`, `senders`, `templates`; `account` for
-//! `phoneNumbers`, `me` and `balance`) holds its methods.
+//! `phoneNumbers`, `me` and `balance`; `webhook` for the project webhook and `verify`)
+//! holds its methods.
 
 mod account;
 mod host;
@@ -21,13 +22,16 @@ mod params;
 mod resources;
 mod senders;
 mod templates;
+mod webhook;
 
 pub use invitations::InvitationIter;
 pub use resources::{RESOURCES, ResourceSpec, resource_names};
 
 pub use host::{
-    Balance, Invitations, Me, Messages, PhoneNumbers, Senders, Templates, Zavu, ZavuHost, stopped,
+    Balance, Invitations, Me, Messages, PhoneNumbers, Senders, Templates, Webhook, Zavu, ZavuHost,
+    stopped,
 };
+pub use webhook::VERIFY_KEYS;
 
 use crate::api::validate;
 use host::RhaiResult;
@@ -54,6 +58,7 @@ fn resource_of(z: &Zavu, name: &str) -> RhaiResult<Dynamic> {
         "phoneNumbers" => Dynamic::from(PhoneNumbers(z.clone())),
         "me" => Dynamic::from(Me(z.clone())),
         "balance" => Dynamic::from(Balance(z.clone())),
+        "webhook" => Dynamic::from(Webhook(z.clone())),
         other => {
             let names = resource_names();
             let hint = validate::suggest(other, &names)
@@ -83,6 +88,7 @@ pub fn register(engine: &mut Engine, host: Arc<ZavuHost>) {
     senders::register(engine);
     templates::register(engine);
     account::register(engine);
+    webhook::register(engine);
 
     for spec in RESOURCES {
         let label = format!("zavu.{}", spec.name);
@@ -100,6 +106,7 @@ pub fn register(engine: &mut Engine, host: Arc<ZavuHost>) {
             "Templates" => describe!(Templates),
             "PhoneNumbers" => describe!(PhoneNumbers),
             "Me" => describe!(Me),
+            "Webhook" => describe!(Webhook),
             _ => describe!(Balance),
         }
     }

@@ -107,6 +107,23 @@ pub const RESOURCES: &[ResourceSpec] = &[
             "get() → #{ balance, currency, creditLimit, totalSpent } (cents)",
         )],
     },
+    ResourceSpec {
+        name: "webhook",
+        type_name: "Webhook",
+        methods: &[
+            (
+                "configure",
+                "configure(url) or configure(#{ url, events }) → #{ webhook } (created, or replaced keeping its secret)",
+            ),
+            ("get", "get() → #{ webhook } (an ApiError 404 when none)"),
+            ("update", "update(#{ url, events, active }) → #{ webhook }"),
+            ("delete", "delete() → ()"),
+            (
+                "verify",
+                "verify(header, body, secret) or verify(#{ header, body, secret, toleranceSeconds }) → #{ ok, scheme, code, reason, event }",
+            ),
+        ],
+    },
 ];
 
 pub fn resource_names() -> Vec<&'static str> {

@@ -1,0 +1,307 @@
+//! `zavu-script listen` next to a minimal Python receiver (`bench/webhook_receiver.py`),
+//! by hand:
+//!
+//!     cargo bench --bench listen_receivers [-- EVENTS LATENCY_SAMPLES]
+//!
+//! For each receiver, against a sandbox in this process:
+//! - **events/s**: EVENTS (20,000) distinct, freshly signed deliveries posted over 32
+//!   keep-alive connections; the time until every one is answered 2xx, and until every
+//!   handler line (`ran:<invitation>`) has been written — for `listen` that is recorded in
+//!   the inbox, run by the handler script (`print("ran:" + …)`) and marked done.
+//! - **latency**: LATENCY_SAMPLES (200) times, one at a time, an invitation completed through
+//!   the sandbox's control plane, and the time until the receiver's first handler line for
+//!   it is read from its output: the sandbox's own signed delivery, verification, recording
+//!   and the handler start are all inside it. Median and p99.
+//!
+//! `listen` is the release binary next to this bench, with `--register self`; Python is
+//! `python3` (or `$PYTHON`), standard library only.
+
+use futures::StreamExt;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use zavu_script::api::CreateInvitation;
+use zavu_script::api::webhook::sign;
+use zavu_script::client::{ApiClient, ApiKey, ClientOptions};
+use zavu_script::sandbox::{Sandbox, SandboxOptions};
+
+const KEY: &str = "zv_test_sandbox";
+const CONCURRENCY: usize = 32;
+const PATIENCE: Duration = Duration::from_secs(300);
+
+/// A line of a receiver's output, with when it was read.
+type Line = (Instant, String);
+
+/// A receiver process's output, line by line.
+#[derive(Clone, Default)]
+struct Lines {
+    seen: Arc<(Mutex<Vec<Line>>, Condvar)>,
+}
+
+impl Lines {
+    fn follow(&self, out: impl std::io::Read + Send + 'static) {
+        let seen = self.seen.clone();
+        std::thread::spawn(move || {
+            let echo = std::env::var_os("BENCH_ECHO").is_some_and(|v| !v.is_empty());
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("{line}");
+                }
+                let (lock, cv) = &*seen;
+                lock.lock().unwrap().push((Instant::now(), line));
+                cv.notify_all();
+            }
+        });
+    }
+
+    /// Waits until `pred` holds for the lines read so far; gives its answer.
+    fn wait<T>(&self, what: &str, mut pred: impl FnMut(&[Line]) -> Option<T>) -> T {
+        let (lock, cv) = &*self.seen;
+        let start = Instant::now();
+        let mut seen = lock.lock().unwrap();
+        loop {
+            if let Some(v) = pred(&seen) {
+                return v;
+            }
+            assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
+            seen = cv.wait_timeout(seen, Duration::from_millis(100)).unwrap().0;
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        let (lock, _) = &*self.seen;
+        lock.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, l)| l.contains(needle))
+            .count()
+    }
+}
+
+struct Figures {
+    acked: Duration,
+    handled: Duration,
+    latencies: Vec<Duration>,
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let events = args.first().copied().unwrap_or(20_000);
+    let samples = args.get(1).copied().unwrap_or(200);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxOptions::default()))
+        .expect("sandbox");
+    let base = sandbox.base_url().to_string();
+    let client = ApiClient::new(ClientOptions::new(&base, ApiKey::new(KEY))).expect("client");
+    println!(
+        "{events} events over {CONCURRENCY} connections; {samples} latency samples; sandbox {base}"
+    );
+
+    // zavu-script listen, trivial handler.
+    let state = tempfile::tempdir().expect("temp dir");
+    let handler = state.path().join("trivial.rhai");
+    std::fs::write(&handler, "print(\"ran:\" + event.data.invitationId);\n").unwrap();
+    let mut listen = Command::new(env!("CARGO_BIN_EXE_zavu-script"))
+        .env("ZAVUDEV_API_KEY", KEY)
+        .env("ZAVUDEV_BASE_URL", &base)
+        .env("ZAVU_SCRIPT_STATE_DIR", state.path().join("state"))
+        .arg("listen")
+        .arg(&handler)
+        .args(["--port", "0", "--register", "self"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zavu-script listen starts");
+    let lines = Lines::default();
+    lines.follow(listen.stderr.take().unwrap());
+    let url = lines.wait("listen to start", |seen| {
+        let started = seen.iter().any(|(_, l)| l.contains("first start: "));
+        let url = seen.iter().find_map(|(_, l)| {
+            l.split("receiving deliveries on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
+        });
+        url.filter(|_| started)
+    });
+    let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
+    let zs = measure(
+        &rt, &client, &base, &url, &secret, &lines, events, samples, "zs",
+    );
+    stop(&mut listen);
+
+    // The Python receiver.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/webhooks/zavu");
+    let secret = rt
+        .block_on(client.configure_webhook(&url, None))
+        .expect("webhook")
+        .secret;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/webhook_receiver.py");
+    let mut python = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args([script, &port.to_string(), &secret])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts");
+    let lines = Lines::default();
+    lines.follow(python.stdout.take().unwrap());
+    lines.wait("the Python receiver to start", |seen| {
+        seen.iter().any(|(_, l)| l == "ready").then_some(())
+    });
+    let py = measure(
+        &rt, &client, &base, &url, &secret, &lines, events, samples, "py",
+    );
+    stop(&mut python);
+
+    println!();
+    println!("| receiver | acked events/s | handled events/s | latency median | latency p99 |");
+    println!("|---|---|---|---|---|");
+    for (name, f) in [("zavu-script listen", &zs), ("Python http.server", &py)] {
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |",
+            events as f64 / f.acked.as_secs_f64(),
+            events as f64 / f.handled.as_secs_f64(),
+            ms(percentile(&f.latencies, 50)),
+            ms(percentile(&f.latencies, 99)),
+        );
+    }
+    println!(
+        "listen / Python, handled events/s: {:.1}×",
+        py.handled.as_secs_f64() / zs.handled.as_secs_f64()
+    );
+    drop(sandbox);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    base: &str,
+    url: &str,
+    secret: &str,
+    lines: &Lines,
+    events: usize,
+    samples: usize,
+    tag: &str,
+) -> Figures {
+    // Throughput: distinct events, each signed as it is sent.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let before = lines.count("ran:");
+    let start = Instant::now();
+    let refused = rt.block_on(async {
+        futures::stream::iter(0..events)
+            .map(|i| {
+                let http = http.clone();
+                async move {
+                    let now = chrono::Utc::now();
+                    let body = serde_json::json!({
+                        "id": format!("evt_{}_{tag}{i}", now.timestamp_millis()),
+                        "type": "invitation.status_changed",
+                        "timestamp": now.timestamp_millis(),
+                        "projectId": "prj_bench",
+                        "data": {"invitationId": format!("inv_{tag}{i}"), "clientName": "Bench",
+                                 "previousStatus": "pending", "currentStatus": "completed"}
+                    })
+                    .to_string();
+                    let signature = sign(secret, now.timestamp(), body.as_bytes());
+                    let resp = http
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .header("X-Zavu-Signature", signature)
+                        .body(body)
+                        .send()
+                        .await;
+                    !matches!(resp, Ok(r) if r.status().is_success())
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .filter(|refused| std::future::ready(*refused))
+            .count()
+            .await
+    });
+    let acked = start.elapsed();
+    assert_eq!(refused, 0, "{refused} deliveries were not acknowledged");
+    let handled = lines.wait("every event handled", |seen| {
+        let ran = seen.iter().filter(|(_, l)| l.contains("ran:")).count();
+        (ran - before >= events).then(|| seen.last().map(|(at, _)| *at - start))
+    });
+    let handled = handled.unwrap_or(acked);
+
+    // Latency: one status change at a time, through the sandbox's own delivery.
+    let http = reqwest::Client::new();
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let id = rt
+            .block_on(client.create_invitation(&CreateInvitation {
+                client_name: Some(format!("Latency {tag}{i}")),
+                ..Default::default()
+            }))
+            .expect("invitation")
+            .id;
+        let needle = format!("ran:{id}");
+        let t0 = Instant::now();
+        let resp = rt
+            .block_on(
+                http.post(format!("{base}/_sandbox/invitations/{id}/complete"))
+                    .bearer_auth(KEY)
+                    .send(),
+            )
+            .expect("complete");
+        assert!(resp.status().is_success());
+        let at = lines.wait(&needle, |seen| {
+            seen.iter()
+                .rev()
+                .find(|(_, l)| l.ends_with(&needle))
+                .map(|(at, _)| *at)
+        });
+        latencies.push(at - t0);
+    }
+    Figures {
+        acked,
+        handled,
+        latencies,
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn percentile(values: &[Duration], p: usize) -> Duration {
+    let mut v = values.to_vec();
+    v.sort();
+    v[((v.len() * p).div_ceil(100))
+        .saturating_sub(1)
+        .min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
