@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::listen::catchup;
 use crate::listen::inbox::{Inbox, inbox_path};
 use crate::listen::receiver::{Receiver, router};
+use crate::listen::recorder::Recorder;
 use crate::listen::worker::{self, WorkerEnv};
 use crate::service_log::Log;
 use crate::stop::Stop;
@@ -154,7 +155,9 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
-            inbox: inbox.clone(),
+            recorder: Recorder::start(inbox.clone(), path.clone()).map_err(|e| {
+                Error::Usage(format!("cannot start the inbox's writer thread: {e}"))
+            })?,
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
             metrics: metrics.clone(),

@@ -86,7 +86,7 @@ pub struct Applied {
     pub event_ms: i64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("webhook inbox {}: {message}", path.display())]
 pub struct InboxError {
     pub path: PathBuf,
@@ -211,14 +211,32 @@ impl Inbox {
     /// Records an event; `false` when its id was recorded before (a duplicate delivery,
     /// counted but not run again).
     pub fn record(&self, e: &NewEvent) -> Result<bool, InboxError> {
-        let added = self
-            .conn
-            .execute(
+        self.record_in(&self.conn, e)
+    }
+
+    /// Records deliveries that arrived together in one transaction — one commit for all
+    /// of them, so none is answered before the commit and all share its cost. Per event,
+    /// as [`Inbox::record`]; an id twice in `events` is fresh once.
+    pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
+        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
+        let fresh = events
+            .iter()
+            .map(|e| self.record_in(&tx, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().map_err(|x| self.err(x))?;
+        Ok(fresh)
+    }
+
+    fn record_in(&self, conn: &Connection, e: &NewEvent) -> Result<bool, InboxError> {
+        let added = conn
+            .prepare_cached(
                 "INSERT INTO events (scope, event_id, invitation_id, previous_status, current_status,
                      event_ms, received_ms, synthesized, body, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received')
-                 ON CONFLICT (scope, event_id) DO UPDATE SET deliveries = deliveries + 1",
-                params![
+                 ON CONFLICT (scope, event_id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     self.scope,
                     e.event_id,
                     e.invitation_id,
@@ -228,19 +246,19 @@ impl Inbox {
                     now_ms(),
                     e.synthesized as i64,
                     e.body,
-                ],
-            )
+                ])
+            })
             .map_err(|x| self.err(x))?;
-        // An upsert reports one row either way: ask which it was.
-        let deliveries: i64 = self
-            .conn
-            .query_row(
-                "SELECT deliveries FROM events WHERE scope = ?1 AND event_id = ?2",
-                params![self.scope, e.event_id],
-                |r| r.get(0),
-            )
-            .map_err(|x| self.err(x))?;
-        Ok(added == 1 && deliveries == 1)
+        if added == 1 {
+            return Ok(true);
+        }
+        // Recorded before: count the delivery, run nothing.
+        conn.prepare_cached(
+            "UPDATE events SET deliveries = deliveries + 1 WHERE scope = ?1 AND event_id = ?2",
+        )
+        .and_then(|mut s| s.execute(params![self.scope, e.event_id]))
+        .map_err(|x| self.err(x))?;
+        Ok(false)
     }
 
     /// At start-up: what a dead process was running goes back in line.
@@ -256,15 +274,11 @@ impl Inbox {
     /// The next event to handle at `now_ms`: oldest first by its own time.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
         self.conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-                     AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT 1"
-                ),
-                params![self.scope, now_ms],
-                entry,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
+                 AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row(params![self.scope, now_ms], entry).optional())
             .map_err(|x| self.err(x))
     }
 
@@ -303,43 +317,70 @@ impl Inbox {
 
     pub fn applied(&self, invitation_id: &str) -> Result<Option<Applied>, InboxError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT status, event_ms FROM applied WHERE scope = ?1 AND invitation_id = ?2",
-                params![self.scope, invitation_id],
-                |r| {
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.scope, invitation_id], |r| {
                     Ok(Applied {
                         status: r.get(0)?,
                         event_ms: r.get(1)?,
                     })
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(|x| self.err(x))
     }
 
     /// Marks an event running (one more attempt), before its handler starts.
     pub fn start(&self, event_id: &str) -> Result<i64, InboxError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "UPDATE events SET state = 'running', attempts = attempts + 1
                  WHERE scope = ?1 AND event_id = ?2 RETURNING attempts",
-                params![self.scope, event_id],
-                |r| r.get(0),
             )
+            .and_then(|mut s| s.query_row(params![self.scope, event_id], |r| r.get(0)))
             .map_err(|x| self.err(x))
     }
 
     /// The handler succeeded: the event is done and its status applied, in one step.
     pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
         let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
-        tx.execute(
+        self.finish_in(&tx, e)?;
+        tx.commit().map_err(|x| self.err(x))
+    }
+
+    fn finish_in(&self, conn: &Connection, e: &Entry) -> Result<(), InboxError> {
+        conn.prepare_cached(
             "UPDATE events SET state = 'done', last_error = NULL, finished_ms = ?3
              WHERE scope = ?1 AND event_id = ?2",
-            params![self.scope, e.event_id, now_ms()],
         )
+        .and_then(|mut s| s.execute(params![self.scope, e.event_id, now_ms()]))
         .map_err(|x| self.err(x))?;
-        self.apply_in(&tx, &e.invitation_id, &e.current_status, e.event_ms)?;
-        tx.commit().map_err(|x| self.err(x))
+        self.apply_in(conn, &e.invitation_id, &e.current_status, e.event_ms)
+    }
+
+    /// [`Inbox::finish`], and in the same commit the next due event (at `now_ms`) marked
+    /// running when `run_next` says it will be run given the status applied for its
+    /// invitation: one commit between two handlers instead of two. The next event and its
+    /// attempt number, when it was started.
+    pub fn finish_and_start_next(
+        &self,
+        e: &Entry,
+        now_ms: i64,
+        run_next: impl FnOnce(&Entry, Option<&Applied>) -> bool,
+    ) -> Result<Option<(Entry, i64)>, InboxError> {
+        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
+        self.finish_in(&tx, e)?;
+        let started = match self.next_due(now_ms)? {
+            Some(next) if run_next(&next, self.applied(&next.invitation_id)?.as_ref()) => {
+                let attempt = self.start(&next.event_id)?;
+                Some((next, attempt))
+            }
+            _ => None,
+        };
+        tx.commit().map_err(|x| self.err(x))?;
+        Ok(started)
     }
 
     fn apply_in(
@@ -349,13 +390,13 @@ impl Inbox {
         status: &str,
         event_ms: i64,
     ) -> Result<(), InboxError> {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO applied (scope, invitation_id, status, event_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (scope, invitation_id) DO UPDATE SET
                status = CASE WHEN excluded.event_ms >= event_ms THEN excluded.status ELSE status END,
                event_ms = MAX(event_ms, excluded.event_ms)",
-            params![self.scope, invitation_id, status, event_ms],
         )
+        .and_then(|mut s| s.execute(params![self.scope, invitation_id, status, event_ms]))
         .map(|_| ())
         .map_err(|x| self.err(x))
     }
@@ -510,6 +551,57 @@ mod tests {
         assert_eq!(dups, 1);
         assert!(states.contains(&("failed".into(), 1)));
         assert_eq!(inbox.requeue_failed().unwrap(), 1);
+    }
+
+    #[test]
+    fn deliveries_recorded_together_are_fresh_once_per_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        assert!(inbox.record(&event("e0", "a", "pending", 1)).unwrap());
+        let (e0, e1, e2) = (
+            event("e0", "a", "pending", 1),
+            event("e1", "a", "in_progress", 2),
+            event("e2", "b", "completed", 3),
+        );
+        let fresh = inbox.record_all(&[&e0, &e1, &e2, &e1]).unwrap();
+        assert_eq!(fresh, vec![false, true, true, false]);
+        let (states, dups) = inbox.counts().unwrap();
+        assert_eq!(dups, 2, "every repeated delivery is counted");
+        assert_eq!(states, vec![("received".to_string(), 3)]);
+    }
+
+    #[test]
+    fn finishing_one_event_can_start_the_next_in_the_same_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        assert!(inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
+        assert!(inbox.record(&event("e2", "a", "completed", 20)).unwrap());
+        assert!(inbox.record(&event("e3", "a", "completed", 30)).unwrap());
+        let first = inbox.next_due(i64::MAX).unwrap().unwrap();
+        assert_eq!(inbox.start("e1").unwrap(), 1);
+        let (next, attempt) = inbox
+            .finish_and_start_next(&first, i64::MAX, |n, applied| {
+                assert_eq!(n.event_id, "e2");
+                assert_eq!(applied.map(|a| a.status.as_str()), Some("in_progress"));
+                true
+            })
+            .unwrap()
+            .expect("e2 started");
+        assert_eq!((next.event_id.as_str(), attempt), ("e2", 1));
+        assert_eq!(inbox.get("e1").unwrap().unwrap().state, State::Done);
+        assert_eq!(inbox.get("e2").unwrap().unwrap().state, State::Running);
+        // A crash now: the started event goes back in line, the finished one stays done.
+        assert_eq!(inbox.requeue_running().unwrap(), 1);
+        // Declined: e2 is finished, e3 stays in line, untouched.
+        assert!(
+            inbox
+                .finish_and_start_next(&next, i64::MAX, |_, _| false)
+                .unwrap()
+                .is_none()
+        );
+        let e3 = inbox.get("e3").unwrap().unwrap();
+        assert_eq!((e3.state, e3.attempts), (State::Received, 0));
+        assert_eq!(inbox.applied("a").unwrap().unwrap().event_ms, 20);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! once per event, and still be right after the receiver was down.
 //!
 //! [`receiver`] takes signed deliveries over HTTP and records them in the [`inbox`] before
-//! answering; [`worker`] runs the handler script for each recorded event, once per event id,
+//! answering — through [`recorder`], which gives deliveries arriving together one commit; [`worker`] runs the handler script for each recorded event, once per event id,
 //! in order per invitation; [`catchup`] finds what happened while nobody listened and
 //! records it as synthesized events. The `listen` front door (`commands::listen`) wires them
 //! together from the command line; nothing here reads it.
@@ -13,4 +13,5 @@
 pub mod catchup;
 pub mod inbox;
 pub mod receiver;
+pub mod recorder;
 pub mod worker;
