@@ -102,15 +102,18 @@ impl Log {
     }
 
     pub fn emit(&self, record: Record) {
-        let line = format_line(
+        let mut line = format_line(
             self.who,
             self.json,
             &Timestamp(chrono::Utc::now()).to_string(),
             &record,
         );
+        // The whole line in one write: stderr is unbuffered, and `writeln!` would make the
+        // line and its newline two system calls.
+        line.push('\n');
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // Nowhere to report a failing log; the scheduler goes on.
-        let _ = writeln!(out, "{line}");
+        let _ = out.write_all(line.as_bytes());
         let _ = out.flush();
     }
 

@@ -84,6 +84,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log.info("retry", format!("{n} failed event(s) back in line"));
     }
     let inbox = Arc::new(Mutex::new(inbox));
+    Inbox::checkpoint_in_background(&inbox).map_err(|e| Error::Usage(e.to_string()))?;
 
     // Bound before the webhook is registered: the project is never pointed at a port this
     // process could not take, and `--register self` knows its own address.

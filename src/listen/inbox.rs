@@ -13,6 +13,11 @@ pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage
 use super::inbox_schema::{COLUMNS, SCHEMA, STAGE, entry};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 pub struct Inbox {
     conn: Connection,
@@ -72,13 +77,28 @@ impl Inbox {
     /// of them, so none is answered before the commit and all share its cost. Per event,
     /// as [`Inbox::record`]; an id twice in `events` is fresh once.
     pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
-        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
-        let fresh = events
-            .iter()
-            .map(|e| self.record_in(&tx, e))
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().map_err(|x| self.err(x))?;
-        Ok(fresh)
+        self.in_transaction(|| events.iter().map(|e| self.record(e)).collect())
+    }
+
+    /// Runs `f` in one transaction: committed when it succeeds, rolled back when it fails.
+    /// BEGIN and COMMIT are statements kept prepared, like the rest: between two handlers
+    /// parsing them again would be a good part of the work.
+    fn in_transaction<T>(
+        &self,
+        f: impl FnOnce() -> Result<T, InboxError>,
+    ) -> Result<T, InboxError> {
+        let run = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map_err(|x| self.err(x))
+        };
+        run("BEGIN")?;
+        let done = f().and_then(|v| run("COMMIT").map(|_| v));
+        if done.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done
     }
 
     fn record_in(&self, conn: &Connection, e: &NewEvent) -> Result<bool, InboxError> {
@@ -127,12 +147,21 @@ impl Inbox {
 
     /// The next event to handle at `now_ms`: oldest first by its own time.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
+        Ok(self.due(now_ms, 1)?.pop())
+    }
+
+    /// The next `limit` events to handle at `now_ms`, in the order to handle them: oldest
+    /// first by their own time.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-                 AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT 1"
+                 AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT ?3"
             ))
-            .and_then(|mut s| s.query_row(params![self.scope, now_ms], entry).optional())
+            .and_then(|mut s| {
+                s.query_map(params![self.scope, now_ms, limit as i64], entry)?
+                    .collect()
+            })
             .map_err(|x| self.err(x))
     }
 
@@ -199,9 +228,7 @@ impl Inbox {
 
     /// The handler succeeded: the event is done and its status applied, in one step.
     pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
-        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
-        self.finish_in(&tx, e)?;
-        tx.commit().map_err(|x| self.err(x))
+        self.in_transaction(|| self.finish_in(&self.conn, e))
     }
 
     fn finish_in(&self, conn: &Connection, e: &Entry) -> Result<(), InboxError> {
@@ -214,27 +241,25 @@ impl Inbox {
         self.apply_in(conn, &e.invitation_id, &e.current_status, e.event_ms)
     }
 
-    /// [`Inbox::finish`], and in the same commit the next due event (at `now_ms`) marked
-    /// running when `run_next` says it will be run given the status applied for its
-    /// invitation: one commit between two handlers instead of two. The next event and its
-    /// attempt number, when it was started.
-    pub fn finish_and_start_next(
+    /// [`Inbox::finish`], and in the same commit `next` (an event found due) marked running
+    /// when `run_next` says it will be run given the status applied for its invitation:
+    /// one commit between two handlers instead of two. `next`'s attempt number, when it
+    /// was started.
+    pub fn finish_and_start(
         &self,
         e: &Entry,
-        now_ms: i64,
+        next: Option<&Entry>,
         run_next: impl FnOnce(&Entry, Option<&Applied>) -> bool,
-    ) -> Result<Option<(Entry, i64)>, InboxError> {
-        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
-        self.finish_in(&tx, e)?;
-        let started = match self.next_due(now_ms)? {
-            Some(next) if run_next(&next, self.applied(&next.invitation_id)?.as_ref()) => {
-                let attempt = self.start(&next.event_id)?;
-                Some((next, attempt))
+    ) -> Result<Option<i64>, InboxError> {
+        self.in_transaction(|| {
+            self.finish_in(&self.conn, e)?;
+            match next {
+                Some(next) if run_next(next, self.applied(&next.invitation_id)?.as_ref()) => {
+                    self.start(&next.event_id).map(Some)
+                }
+                _ => Ok(None),
             }
-            _ => None,
-        };
-        tx.commit().map_err(|x| self.err(x))?;
-        Ok(started)
+        })
     }
 
     fn apply_in(
@@ -331,6 +356,38 @@ impl Inbox {
             )
             .map(|_| ())
             .map_err(|x| self.err(x))
+    }
+
+    /// Moves the write-ahead log's checkpoints off the connection that records and
+    /// finishes events, onto a thread of its own, for as long as `inbox` (this inbox,
+    /// shared) is alive. A checkpoint syncs the log and the database to disk; done in a
+    /// commit, it would stall the handler behind it every few hundred events. A passive
+    /// checkpoint from another connection runs beside the writer instead; the writer's own
+    /// (every 10,000 pages) stays as the backstop.
+    pub fn checkpoint_in_background(inbox: &Arc<Mutex<Inbox>>) -> Result<(), InboxError> {
+        let (path, conn) = {
+            let me = inbox.lock().unwrap_or_else(|p| p.into_inner());
+            me.conn
+                .execute_batch("PRAGMA wal_autocheckpoint = 10000;")
+                .map_err(|x| me.err(x))?;
+            let conn = Connection::open(&me.path).map_err(|x| me.err(x))?;
+            (me.path.clone(), conn)
+        };
+        let alive = Arc::downgrade(inbox);
+        std::thread::Builder::new()
+            .name("listen-checkpoint".into())
+            .spawn(move || {
+                while alive.strong_count() > 0 {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // Busy or failing: the next round, or the writer's backstop, does it.
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| InboxError {
+                path,
+                message: format!("cannot start the checkpoint thread: {e}"),
+            })
     }
 
     /// Events by state, and how many deliveries were duplicates.
@@ -431,17 +488,19 @@ mod tests {
         assert!(inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
         assert!(inbox.record(&event("e2", "a", "completed", 20)).unwrap());
         assert!(inbox.record(&event("e3", "a", "completed", 30)).unwrap());
-        let first = inbox.next_due(i64::MAX).unwrap().unwrap();
+        let due = inbox.due(i64::MAX, 10).unwrap();
+        let ids: Vec<&str> = due.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2", "e3"], "in the order to handle them");
+        let (first, next, last) = (&due[0], &due[1], &due[2]);
         assert_eq!(inbox.start("e1").unwrap(), 1);
-        let (next, attempt) = inbox
-            .finish_and_start_next(&first, i64::MAX, |n, applied| {
+        let attempt = inbox
+            .finish_and_start(first, Some(next), |n, applied| {
                 assert_eq!(n.event_id, "e2");
                 assert_eq!(applied.map(|a| a.status.as_str()), Some("in_progress"));
                 true
             })
-            .unwrap()
-            .expect("e2 started");
-        assert_eq!((next.event_id.as_str(), attempt), ("e2", 1));
+            .unwrap();
+        assert_eq!(attempt, Some(1), "e2 started");
         assert_eq!(inbox.get("e1").unwrap().unwrap().state, State::Done);
         assert_eq!(inbox.get("e2").unwrap().unwrap().state, State::Running);
         // A crash now: the started event goes back in line, the finished one stays done.
@@ -449,10 +508,11 @@ mod tests {
         // Declined: e2 is finished, e3 stays in line, untouched.
         assert!(
             inbox
-                .finish_and_start_next(&next, i64::MAX, |_, _| false)
+                .finish_and_start(next, Some(last), |_, _| false)
                 .unwrap()
                 .is_none()
         );
+        assert_eq!(inbox.next_due(i64::MAX).unwrap().unwrap().event_id, "e3");
         let e3 = inbox.get("e3").unwrap().unwrap();
         assert_eq!((e3.state, e3.attempts), (State::Received, 0));
         assert_eq!(inbox.applied("a").unwrap().unwrap().event_ms, 20);

@@ -5,7 +5,8 @@
 //! then kept as failed and reported — never dropped. On shutdown the event in hand is
 //! finished (or, past the grace period, stopped and put back in line for the next start).
 //! Between two handlers there is one commit: the one that finishes an event also marks the
-//! next one running.
+//! next one running. Due events are read a few dozen at a time, in order; each is checked
+//! against its invitation's applied status in the commit that starts it.
 //!
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
@@ -19,6 +20,7 @@ use crate::service_log::{Level, Log, Record};
 use crate::service_metrics::ListenMetrics;
 use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -33,6 +35,10 @@ impl Db<'_> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// At most this many due events are read in one look: the rest of the inbox may change
+/// meanwhile (a late delivery of an older change), and the next look sees it.
+const DUE_AT_ONCE: usize = 64;
 
 /// What the worker needs from the front door.
 pub struct WorkerEnv {
@@ -108,6 +114,8 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         bridge: Arc::new(Bridge::new(env.handle.clone(), shutdown.clone())),
         memory: budget.as_ref().map(Budget::meter),
     });
+    // Events found due, in the order to handle them, read from the inbox together.
+    let mut due: VecDeque<Entry> = VecDeque::new();
     // An event already marked running in the commit that finished the one before.
     let mut ready: Option<(Entry, i64)> = None;
     loop {
@@ -119,14 +127,13 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
                     break;
                 }
                 let now = chrono::Utc::now().timestamp_millis();
-                let next = match inbox.get().next_due(now) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        env.log.error("inbox", e.to_string());
-                        None
+                if due.is_empty() {
+                    match inbox.get().due(now, DUE_AT_ONCE) {
+                        Ok(found) => due.extend(found),
+                        Err(e) => env.log.error("inbox", e.to_string()),
                     }
-                };
-                let Some(entry) = next else {
+                }
+                let Some(entry) = due.pop_front() else {
                     // Nothing due: sleep until woken, a retry falls due, or a second passes.
                     let wait = inbox
                         .get()
@@ -136,7 +143,11 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
                         .map(|at| Duration::from_millis((at - now).clamp(0, 1_000) as u64))
                         .unwrap_or(Duration::from_secs(1));
                     match wake.recv_timeout(wait) {
-                        Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
+                        // One look answers every wake-up sent so far.
+                        Ok(()) | Err(RecvTimeoutError::Timeout) => {
+                            while wake.try_recv().is_ok() {}
+                            continue;
+                        }
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
                 };
@@ -148,7 +159,9 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         };
         *sink.event.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{}[{}]", env.handler_name, entry.event_id);
-        ready = handle(&env, &inbox, &engine, &entry, attempt, &stop, &shutdown);
+        ready = handle(
+            &env, &inbox, &engine, &entry, attempt, &stop, &shutdown, &mut due,
+        );
     }
     drop(engine);
     drop(budget);
@@ -212,8 +225,9 @@ fn begin(env: &WorkerEnv, inbox: &Db<'_>, e: &Entry) -> Option<i64> {
 }
 
 /// Runs the handler for `e` (marked running, attempt `attempt`) and records the outcome.
-/// On success, unless stopping, the next event that will run is started in the same
-/// commit: it is given back, in hand.
+/// On success, unless stopping, the next event in `due`, when it will run, is started in
+/// the same commit: it is given back, in hand.
+#[allow(clippy::too_many_arguments)]
 fn handle(
     env: &WorkerEnv,
     inbox: &Db<'_>,
@@ -222,6 +236,7 @@ fn handle(
     attempt: i64,
     stop: &Stop,
     shutdown: &Stop,
+    due: &mut VecDeque<Entry>,
 ) -> Option<(Entry, i64)> {
     let log = &env.log;
     let who = format!("{}[{}]", env.handler_name, e.event_id);
@@ -257,11 +272,11 @@ fn handle(
     let finished = outcome.is_ok().then(|| {
         let db = inbox.get();
         if stop.is_set() {
-            db.finish(e).map(|()| None)
-        } else {
-            let now = chrono::Utc::now().timestamp_millis();
-            db.finish_and_start_next(e, now, runs)
+            return db.finish(e).map(|()| None);
         }
+        // Declined (to be skipped) or not started, the next stays first in line.
+        let started = db.finish_and_start(e, due.front(), runs)?;
+        Ok(started.and_then(|attempt| due.pop_front().map(|next| (next, attempt))))
     });
     match outcome {
         Ok(_) => match finished.unwrap_or(Ok(None)) {
