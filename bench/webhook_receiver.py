@@ -63,6 +63,11 @@ class Receiver(BaseHTTPRequestHandler):
         self.answer(200, {"received": True})
 
 
+# The standard library's default accept backlog is 5: when the bench's 32 connections open
+# at once while the accepting thread waits for the GIL, the kernel's queue overflows, and a
+# connection the client believes open is never accepted; its deliveries hang until they
+# time out. Any deployed server sets a real backlog; so does this one.
+ThreadingHTTPServer.request_queue_size = 128
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Receiver)
 print("ready", flush=True)
 server.serve_forever()

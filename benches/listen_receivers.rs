@@ -13,7 +13,8 @@
 //!   it is read from its output: the sandbox's own signed delivery, verification, recording
 //!   and the handler start are all inside it. Median and p99.
 //!
-//! `listen` is the release binary next to this bench, with `--register self`; Python is
+//! `listen` is the release binary next to this bench (or `$LISTEN_BIN`), with
+//! `--register self`; Python is
 //! `python3` (or `$PYTHON`), standard library only.
 
 use futures::StreamExt;
@@ -29,6 +30,9 @@ use zavu_script::sandbox::{Sandbox, SandboxOptions};
 const KEY: &str = "zv_test_sandbox";
 const CONCURRENCY: usize = 32;
 const PATIENCE: Duration = Duration::from_secs(300);
+/// As the sandbox: attempts per delivery, and how long one waits for its answer.
+const ATTEMPTS: usize = 5;
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A line of a receiver's output, with when it was read.
 type Line = (Instant, String);
@@ -37,22 +41,43 @@ type Line = (Instant, String);
 #[derive(Clone, Default)]
 struct Lines {
     seen: Arc<(Mutex<Vec<Line>>, Condvar)>,
+    /// When each handler line (`ran:`) was read, counted as it is read: waiting for the
+    /// last one must not mean scanning every line again on each new one, which would hold
+    /// up the reader and, through a full pipe, the receiver writing them.
+    ran: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Lines {
     fn follow(&self, out: impl std::io::Read + Send + 'static) {
-        let seen = self.seen.clone();
+        let (seen, ran) = (self.seen.clone(), self.ran.clone());
         std::thread::spawn(move || {
             let echo = std::env::var_os("BENCH_ECHO").is_some_and(|v| !v.is_empty());
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 if echo {
                     eprintln!("{line}");
                 }
+                let at = Instant::now();
+                if line.contains("ran:") {
+                    ran.lock().unwrap().push(at);
+                }
                 let (lock, cv) = &*seen;
-                lock.lock().unwrap().push((Instant::now(), line));
+                lock.lock().unwrap().push((at, line));
                 cv.notify_all();
             }
         });
+    }
+
+    /// Handler lines read so far.
+    fn ran(&self) -> usize {
+        self.ran.lock().unwrap().len()
+    }
+
+    /// Waits for the `n`th handler line; when it was read.
+    fn wait_ran(&self, n: usize) -> Instant {
+        let ran = self.ran.clone();
+        self.wait(&format!("handler line {n}"), |_| {
+            ran.lock().unwrap().get(n - 1).copied()
+        })
     }
 
     /// Waits until `pred` holds for the lines read so far; gives its answer.
@@ -67,15 +92,6 @@ impl Lines {
             assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
             seen = cv.wait_timeout(seen, Duration::from_millis(100)).unwrap().0;
         }
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        let (lock, _) = &*self.seen;
-        lock.lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, l)| l.contains(needle))
-            .count()
     }
 }
 
@@ -110,7 +126,10 @@ fn main() {
     let state = tempfile::tempdir().expect("temp dir");
     let handler = state.path().join("trivial.rhai");
     std::fs::write(&handler, "print(\"ran:\" + event.data.invitationId);\n").unwrap();
-    let mut listen = Command::new(env!("CARGO_BIN_EXE_zavu-script"))
+    // `LISTEN_BIN` runs another build of the same binary (one with symbols, to profile).
+    let bin =
+        std::env::var("LISTEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_zavu-script").into());
+    let mut listen = Command::new(bin)
         .env("ZAVUDEV_API_KEY", KEY)
         .env("ZAVUDEV_BASE_URL", &base)
         .env("ZAVU_SCRIPT_STATE_DIR", state.path().join("state"))
@@ -202,9 +221,13 @@ fn measure(
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    let before = lines.count("ran:");
+    let before = lines.ran();
     let start = Instant::now();
-    let refused = rt.block_on(async {
+    // Each delivery is sent as the sandbox sends it: re-signed and sent again (up to
+    // ATTEMPTS times) after a non-2xx answer, a broken connection or no answer within
+    // ATTEMPT_TIMEOUT. Every failed attempt is counted and shown with its reason; a
+    // delivery that fails every attempt stops the bench.
+    let failures = rt.block_on(async {
         futures::stream::iter(0..events)
             .map(|i| {
                 let http = http.clone();
@@ -219,29 +242,46 @@ fn measure(
                                  "previousStatus": "pending", "currentStatus": "completed"}
                     })
                     .to_string();
-                    let signature = sign(secret, now.timestamp(), body.as_bytes());
-                    let resp = http
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .header("X-Zavu-Signature", signature)
-                        .body(body)
-                        .send()
-                        .await;
-                    !matches!(resp, Ok(r) if r.status().is_success())
+                    let mut failed = vec![];
+                    for _ in 0..ATTEMPTS {
+                        let t = chrono::Utc::now().timestamp();
+                        let resp = http
+                            .post(url)
+                            .header("content-type", "application/json")
+                            .header("X-Zavu-Signature", sign(secret, t, body.as_bytes()))
+                            .body(body.clone())
+                            .timeout(ATTEMPT_TIMEOUT)
+                            .send()
+                            .await;
+                        match resp {
+                            Ok(r) if r.status().is_success() => return (failed, true),
+                            Ok(r) => failed.push(format!("HTTP {}", r.status())),
+                            Err(e) => failed.push(format!("{e:?}")),
+                        }
+                    }
+                    (failed, false)
                 }
             })
             .buffer_unordered(CONCURRENCY)
-            .filter(|refused| std::future::ready(*refused))
-            .count()
+            .filter(|(failed, _)| std::future::ready(!failed.is_empty()))
+            .collect::<Vec<(Vec<String>, bool)>>()
             .await
     });
     let acked = start.elapsed();
-    assert_eq!(refused, 0, "{refused} deliveries were not acknowledged");
-    let handled = lines.wait("every event handled", |seen| {
-        let ran = seen.iter().filter(|(_, l)| l.contains("ran:")).count();
-        (ran - before >= events).then(|| seen.last().map(|(at, _)| *at - start))
-    });
-    let handled = handled.unwrap_or(acked);
+    let lost = failures.iter().filter(|(_, ok)| !ok).count();
+    let resent: usize = failures.iter().map(|(f, _)| f.len()).sum();
+    if resent > 0 {
+        let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+        for reason in failures.iter().flat_map(|(f, _)| f) {
+            *kinds.entry(reason.as_str()).or_default() += 1;
+        }
+        println!("[{tag}] {resent} failed attempt(s), sent again: {kinds:#?}");
+    }
+    assert_eq!(
+        lost, 0,
+        "{lost} deliveries were not acknowledged in {ATTEMPTS} attempts"
+    );
+    let handled = lines.wait_ran(before + events) - start;
 
     // Latency: one status change at a time, through the sandbox's own delivery.
     let http = reqwest::Client::new();

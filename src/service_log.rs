@@ -11,7 +11,7 @@
 use crate::api::Timestamp;
 use serde_json::{Map, Value};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -85,7 +85,34 @@ pub struct Log {
     /// Who speaks when no run does: `cron`, `listen`.
     who: &'static str,
     json: bool,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Out,
+}
+
+enum Out {
+    /// Each line written as it is emitted.
+    Direct(Mutex<Box<dyn Write + Send>>),
+    /// Lines handed to a writer thread, which writes whatever has gathered in one go.
+    Gathered(Arc<Gathered>),
+}
+
+/// Lines waiting for the writer thread, and how far it has got.
+#[derive(Default)]
+struct Gathered {
+    state: Mutex<Pending>,
+    /// Lines arrived, or the log is closing.
+    arrived: Condvar,
+    /// A batch was written.
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    /// Batches taken by the writer, and batches it has written: equal when nothing is
+    /// on its way.
+    taken: u64,
+    done: u64,
+    closing: bool,
 }
 
 impl Log {
@@ -97,21 +124,72 @@ impl Log {
         Log {
             who,
             json,
-            out: Mutex::new(out),
+            out: Out::Direct(Mutex::new(out)),
+        }
+    }
+
+    /// A log on stderr whose lines are written by a thread of its own: a burst of lines
+    /// (thousands of events a second, three lines each) becomes a few writes instead of
+    /// one system call per line, while a lone line is written as soon as that thread runs
+    /// — nothing waits for a buffer to fill or a timer. [`Log::flush`] (and dropping the
+    /// log) waits for every line emitted before it. Falls back to direct writes to stderr
+    /// when the thread cannot be started.
+    pub fn stderr_gathered(who: &'static str, json: bool) -> Log {
+        Log::gathered(who, json, Box::new(std::io::stderr()))
+    }
+
+    /// [`Log::stderr_gathered`], to any writer.
+    pub fn gathered(who: &'static str, json: bool, mut out: Box<dyn Write + Send>) -> Log {
+        let gathered = Arc::new(Gathered::default());
+        let shared = gathered.clone();
+        let started = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || write_gathered(&shared, &mut out));
+        match started {
+            Ok(_) => Log {
+                who,
+                json,
+                out: Out::Gathered(gathered),
+            },
+            Err(_) => Log::stderr(who, json),
         }
     }
 
     pub fn emit(&self, record: Record) {
-        let line = format_line(
+        let mut line = format_line(
             self.who,
             self.json,
             &Timestamp(chrono::Utc::now()).to_string(),
             &record,
         );
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        // Nowhere to report a failing log; the scheduler goes on.
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        // The whole line in one write: stderr is unbuffered, and `writeln!` would make the
+        // line and its newline two system calls.
+        line.push('\n');
+        match &self.out {
+            Out::Direct(out) => {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                // Nowhere to report a failing log; the service goes on.
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
+            Out::Gathered(g) => {
+                let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
+                pending.lines.extend_from_slice(line.as_bytes());
+                g.arrived.notify_one();
+            }
+        }
+    }
+
+    /// Returns once every line emitted so far is written.
+    pub fn flush(&self) {
+        if let Out::Gathered(g) = &self.out {
+            let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
+            // What is gathered now goes in the next batch; wait for that one.
+            let target = pending.taken + u64::from(!pending.lines.is_empty());
+            while pending.done < target {
+                pending = g.written.wait(pending).unwrap_or_else(|p| p.into_inner());
+            }
+        }
     }
 
     pub fn info(&self, event: &'static str, message: impl Into<String>) {
@@ -124,6 +202,42 @@ impl Log {
 
     pub fn error(&self, event: &'static str, message: impl Into<String>) {
         self.emit(Record::new(Level::Error, event, message));
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.flush();
+        if let Out::Gathered(g) = &self.out {
+            g.state.lock().unwrap_or_else(|p| p.into_inner()).closing = true;
+            g.arrived.notify_one();
+        }
+    }
+}
+
+/// The writer thread of a gathered log: takes everything waiting, writes it in one go,
+/// until the log closes with nothing left.
+fn write_gathered(g: &Gathered, out: &mut dyn Write) {
+    let mut batch = Vec::new();
+    loop {
+        {
+            let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
+            while pending.lines.is_empty() && !pending.closing {
+                pending = g.arrived.wait(pending).unwrap_or_else(|p| p.into_inner());
+            }
+            if pending.lines.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut batch, &mut pending.lines);
+            pending.taken += 1;
+        }
+        // Nowhere to report a failing log; the service goes on.
+        let _ = out.write_all(&batch);
+        let _ = out.flush();
+        batch.clear();
+        let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
+        pending.done += 1;
+        g.written.notify_all();
     }
 }
 
@@ -189,6 +303,55 @@ mod tests {
             format_line("cron", false, T, &multi),
             "2026-05-01T09:00:00.004Z error cron: a\\nb"
         );
+    }
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn gathered_lines_are_all_written_whole_and_in_order_by_flush() {
+        let out = Shared::default();
+        let log = Arc::new(Log::gathered("listen", false, Box::new(out.clone())));
+        let writers: Vec<_> = (0..2)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        log.info("note", format!("t{t} line {i}"));
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        log.flush();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1000);
+        for t in 0..2 {
+            let mine: Vec<usize> = lines
+                .iter()
+                .filter_map(|l| l.split_once(&format!("listen: t{t} line ")))
+                .map(|(_, n)| n.parse().unwrap())
+                .collect();
+            assert_eq!(mine, (0..500).collect::<Vec<_>>(), "thread {t}'s lines");
+        }
+        // A lone line after a flush is written without another one to push it.
+        log.warn("late", "alone");
+        log.flush();
+        assert!(String::from_utf8_lossy(&out.0.lock().unwrap()).ends_with("listen: alone\n"));
     }
 
     #[test]

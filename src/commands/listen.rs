@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::listen::catchup;
 use crate::listen::inbox::{Inbox, inbox_path};
 use crate::listen::receiver::{Receiver, router};
+use crate::listen::recorder::Recorder;
 use crate::listen::worker::{self, WorkerEnv};
 use crate::service_log::Log;
 use crate::stop::Stop;
@@ -21,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use tokio::runtime::Runtime;
 
 pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) -> Result<(), Error> {
-    let log = Arc::new(Log::stderr("listen", settings.json_logs));
+    // Thousands of events a second, three lines each: gathered into few writes.
+    let log = Arc::new(Log::stderr_gathered("listen", settings.json_logs));
     check_path(&settings.path)?;
     let name = settings.handler.display().to_string();
     let text = script::read(&settings.handler)?;
@@ -83,6 +85,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         log.info("retry", format!("{n} failed event(s) back in line"));
     }
     let inbox = Arc::new(Mutex::new(inbox));
+    Inbox::checkpoint_in_background(&inbox).map_err(|e| Error::Usage(e.to_string()))?;
 
     // Bound before the webhook is registered: the project is never pointed at a port this
     // process could not take, and `--register self` knows its own address.
@@ -154,7 +157,9 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
-            inbox: inbox.clone(),
+            recorder: Recorder::start(inbox.clone(), path.clone()).map_err(|e| {
+                Error::Usage(format!("cannot start the inbox's writer thread: {e}"))
+            })?,
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
             metrics: metrics.clone(),
@@ -221,6 +226,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let _ = worker.join();
     session.close(runtime);
     log.info("stopped", "stopped");
+    log.flush();
     outcome
 }
 

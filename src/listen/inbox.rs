@@ -9,161 +9,20 @@
 //! invitation, an event older than the last one applied — or one that would apply the status
 //! already applied — is recorded and skipped. It stores and answers; it runs nothing.
 
+pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
+use super::inbox_schema::{COLUMNS, SCHEMA, STAGE, entry};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// What became of an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Recorded, not yet handled (or to be retried).
-    Received,
-    /// A handler is running it (found at start-up: the process died mid-handler).
-    Running,
-    Done,
-    /// The handler failed every attempt; kept, reported, never dropped.
-    Failed,
-    /// Not run: older than what was applied, or its status was applied already.
-    Skipped,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Received => "received",
-            State::Running => "running",
-            State::Done => "done",
-            State::Failed => "failed",
-            State::Skipped => "skipped",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "running" => State::Running,
-            "done" => State::Done,
-            "failed" => State::Failed,
-            "skipped" => State::Skipped,
-            _ => State::Received,
-        }
-    }
-}
-
-/// An event as the inbox keeps it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub event_id: String,
-    pub invitation_id: String,
-    pub previous_status: Option<String>,
-    pub current_status: String,
-    /// The event's own time (unix ms): deliveries can arrive out of order.
-    pub event_ms: i64,
-    pub synthesized: bool,
-    /// The event as delivered (or as synthesized), JSON.
-    pub body: String,
-    pub state: State,
-    pub attempts: i64,
-    /// A retry is not due before this (unix ms).
-    pub not_before_ms: i64,
-    pub last_error: Option<String>,
-}
-
-/// An event to record.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewEvent {
-    pub event_id: String,
-    pub invitation_id: String,
-    pub previous_status: Option<String>,
-    pub current_status: String,
-    pub event_ms: i64,
-    pub synthesized: bool,
-    pub body: String,
-}
-
-/// The status a handler last ran for, per invitation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Applied {
-    pub status: String,
-    pub event_ms: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("webhook inbox {}: {message}", path.display())]
-pub struct InboxError {
-    pub path: PathBuf,
-    pub message: String,
-}
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 pub struct Inbox {
     conn: Connection,
     path: PathBuf,
     scope: String,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    scope TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    invitation_id TEXT NOT NULL,
-    previous_status TEXT,
-    current_status TEXT NOT NULL,
-    event_ms INTEGER NOT NULL,
-    received_ms INTEGER NOT NULL,
-    synthesized INTEGER NOT NULL DEFAULT 0,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before_ms INTEGER NOT NULL DEFAULT 0,
-    deliveries INTEGER NOT NULL DEFAULT 1,
-    last_error TEXT,
-    finished_ms INTEGER,
-    PRIMARY KEY (scope, event_id)
-);
-CREATE INDEX IF NOT EXISTS events_to_run ON events (scope, state, event_ms);
-CREATE TABLE IF NOT EXISTS applied (
-    scope TEXT NOT NULL,
-    invitation_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    event_ms INTEGER NOT NULL,
-    PRIMARY KEY (scope, invitation_id)
-);
-CREATE TABLE IF NOT EXISTS marks (
-    scope TEXT PRIMARY KEY,
-    baseline_ms INTEGER NOT NULL
-);
-";
-
-/// Where a status stands in an invitation's life, for events stamped the same millisecond:
-/// the order [`stage`] gives, in SQL.
-const STAGE: &str = "CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
-    ELSE 2 END";
-
-/// Where a status stands in an invitation's life: two changes stamped the same
-/// millisecond happened in this order.
-pub fn stage(status: &str) -> u8 {
-    match status {
-        "pending" => 0,
-        "in_progress" => 1,
-        _ => 2,
-    }
-}
-
-const COLUMNS: &str = "event_id, invitation_id, previous_status, current_status, event_ms, \
-    synthesized, body, state, attempts, not_before_ms, last_error";
-
-fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-    Ok(Entry {
-        event_id: row.get(0)?,
-        invitation_id: row.get(1)?,
-        previous_status: row.get(2)?,
-        current_status: row.get(3)?,
-        event_ms: row.get(4)?,
-        synthesized: row.get::<_, i64>(5)? != 0,
-        body: row.get(6)?,
-        state: State::parse(&row.get::<_, String>(7)?),
-        attempts: row.get(8)?,
-        not_before_ms: row.get(9)?,
-        last_error: row.get(10)?,
-    })
 }
 
 fn now_ms() -> i64 {
@@ -211,14 +70,47 @@ impl Inbox {
     /// Records an event; `false` when its id was recorded before (a duplicate delivery,
     /// counted but not run again).
     pub fn record(&self, e: &NewEvent) -> Result<bool, InboxError> {
-        let added = self
-            .conn
-            .execute(
+        self.record_in(&self.conn, e)
+    }
+
+    /// Records deliveries that arrived together in one transaction — one commit for all
+    /// of them, so none is answered before the commit and all share its cost. Per event,
+    /// as [`Inbox::record`]; an id twice in `events` is fresh once.
+    pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
+        self.in_transaction(|| events.iter().map(|e| self.record(e)).collect())
+    }
+
+    /// Runs `f` in one transaction: committed when it succeeds, rolled back when it fails.
+    /// BEGIN and COMMIT are statements kept prepared, like the rest: between two handlers
+    /// parsing them again would be a good part of the work.
+    fn in_transaction<T>(
+        &self,
+        f: impl FnOnce() -> Result<T, InboxError>,
+    ) -> Result<T, InboxError> {
+        let run = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map_err(|x| self.err(x))
+        };
+        run("BEGIN")?;
+        let done = f().and_then(|v| run("COMMIT").map(|_| v));
+        if done.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done
+    }
+
+    fn record_in(&self, conn: &Connection, e: &NewEvent) -> Result<bool, InboxError> {
+        let added = conn
+            .prepare_cached(
                 "INSERT INTO events (scope, event_id, invitation_id, previous_status, current_status,
                      event_ms, received_ms, synthesized, body, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received')
-                 ON CONFLICT (scope, event_id) DO UPDATE SET deliveries = deliveries + 1",
-                params![
+                 ON CONFLICT (scope, event_id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     self.scope,
                     e.event_id,
                     e.invitation_id,
@@ -228,19 +120,19 @@ impl Inbox {
                     now_ms(),
                     e.synthesized as i64,
                     e.body,
-                ],
-            )
+                ])
+            })
             .map_err(|x| self.err(x))?;
-        // An upsert reports one row either way: ask which it was.
-        let deliveries: i64 = self
-            .conn
-            .query_row(
-                "SELECT deliveries FROM events WHERE scope = ?1 AND event_id = ?2",
-                params![self.scope, e.event_id],
-                |r| r.get(0),
-            )
-            .map_err(|x| self.err(x))?;
-        Ok(added == 1 && deliveries == 1)
+        if added == 1 {
+            return Ok(true);
+        }
+        // Recorded before: count the delivery, run nothing.
+        conn.prepare_cached(
+            "UPDATE events SET deliveries = deliveries + 1 WHERE scope = ?1 AND event_id = ?2",
+        )
+        .and_then(|mut s| s.execute(params![self.scope, e.event_id]))
+        .map_err(|x| self.err(x))?;
+        Ok(false)
     }
 
     /// At start-up: what a dead process was running goes back in line.
@@ -255,16 +147,21 @@ impl Inbox {
 
     /// The next event to handle at `now_ms`: oldest first by its own time.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
+        Ok(self.due(now_ms, 1)?.pop())
+    }
+
+    /// The next `limit` events to handle at `now_ms`, in the order to handle them: oldest
+    /// first by their own time.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
         self.conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-                     AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT 1"
-                ),
-                params![self.scope, now_ms],
-                entry,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
+                 AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![self.scope, now_ms, limit as i64], entry)?
+                    .collect()
+            })
             .map_err(|x| self.err(x))
     }
 
@@ -303,43 +200,66 @@ impl Inbox {
 
     pub fn applied(&self, invitation_id: &str) -> Result<Option<Applied>, InboxError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT status, event_ms FROM applied WHERE scope = ?1 AND invitation_id = ?2",
-                params![self.scope, invitation_id],
-                |r| {
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.scope, invitation_id], |r| {
                     Ok(Applied {
                         status: r.get(0)?,
                         event_ms: r.get(1)?,
                     })
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(|x| self.err(x))
     }
 
     /// Marks an event running (one more attempt), before its handler starts.
     pub fn start(&self, event_id: &str) -> Result<i64, InboxError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "UPDATE events SET state = 'running', attempts = attempts + 1
                  WHERE scope = ?1 AND event_id = ?2 RETURNING attempts",
-                params![self.scope, event_id],
-                |r| r.get(0),
             )
+            .and_then(|mut s| s.query_row(params![self.scope, event_id], |r| r.get(0)))
             .map_err(|x| self.err(x))
     }
 
     /// The handler succeeded: the event is done and its status applied, in one step.
     pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
-        let tx = self.conn.unchecked_transaction().map_err(|x| self.err(x))?;
-        tx.execute(
+        self.in_transaction(|| self.finish_in(&self.conn, e))
+    }
+
+    fn finish_in(&self, conn: &Connection, e: &Entry) -> Result<(), InboxError> {
+        conn.prepare_cached(
             "UPDATE events SET state = 'done', last_error = NULL, finished_ms = ?3
              WHERE scope = ?1 AND event_id = ?2",
-            params![self.scope, e.event_id, now_ms()],
         )
+        .and_then(|mut s| s.execute(params![self.scope, e.event_id, now_ms()]))
         .map_err(|x| self.err(x))?;
-        self.apply_in(&tx, &e.invitation_id, &e.current_status, e.event_ms)?;
-        tx.commit().map_err(|x| self.err(x))
+        self.apply_in(conn, &e.invitation_id, &e.current_status, e.event_ms)
+    }
+
+    /// [`Inbox::finish`], and in the same commit `next` (an event found due) marked running
+    /// when `run_next` says it will be run given the status applied for its invitation:
+    /// one commit between two handlers instead of two. `next`'s attempt number, when it
+    /// was started.
+    pub fn finish_and_start(
+        &self,
+        e: &Entry,
+        next: Option<&Entry>,
+        run_next: impl FnOnce(&Entry, Option<&Applied>) -> bool,
+    ) -> Result<Option<i64>, InboxError> {
+        self.in_transaction(|| {
+            self.finish_in(&self.conn, e)?;
+            match next {
+                Some(next) if run_next(next, self.applied(&next.invitation_id)?.as_ref()) => {
+                    self.start(&next.event_id).map(Some)
+                }
+                _ => Ok(None),
+            }
+        })
     }
 
     fn apply_in(
@@ -349,13 +269,13 @@ impl Inbox {
         status: &str,
         event_ms: i64,
     ) -> Result<(), InboxError> {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO applied (scope, invitation_id, status, event_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (scope, invitation_id) DO UPDATE SET
                status = CASE WHEN excluded.event_ms >= event_ms THEN excluded.status ELSE status END,
                event_ms = MAX(event_ms, excluded.event_ms)",
-            params![self.scope, invitation_id, status, event_ms],
         )
+        .and_then(|mut s| s.execute(params![self.scope, invitation_id, status, event_ms]))
         .map(|_| ())
         .map_err(|x| self.err(x))
     }
@@ -438,6 +358,38 @@ impl Inbox {
             .map_err(|x| self.err(x))
     }
 
+    /// Moves the write-ahead log's checkpoints off the connection that records and
+    /// finishes events, onto a thread of its own, for as long as `inbox` (this inbox,
+    /// shared) is alive. A checkpoint syncs the log and the database to disk; done in a
+    /// commit, it would stall the handler behind it every few hundred events. A passive
+    /// checkpoint from another connection runs beside the writer instead; the writer's own
+    /// (every 10,000 pages) stays as the backstop.
+    pub fn checkpoint_in_background(inbox: &Arc<Mutex<Inbox>>) -> Result<(), InboxError> {
+        let (path, conn) = {
+            let me = inbox.lock().unwrap_or_else(|p| p.into_inner());
+            me.conn
+                .execute_batch("PRAGMA wal_autocheckpoint = 10000;")
+                .map_err(|x| me.err(x))?;
+            let conn = Connection::open(&me.path).map_err(|x| me.err(x))?;
+            (me.path.clone(), conn)
+        };
+        let alive = Arc::downgrade(inbox);
+        std::thread::Builder::new()
+            .name("listen-checkpoint".into())
+            .spawn(move || {
+                while alive.strong_count() > 0 {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // Busy or failing: the next round, or the writer's backstop, does it.
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| InboxError {
+                path,
+                message: format!("cannot start the checkpoint thread: {e}"),
+            })
+    }
+
     /// Events by state, and how many deliveries were duplicates.
     pub fn counts(&self) -> Result<(Vec<(String, i64)>, i64), InboxError> {
         let mut stmt = self
@@ -510,6 +462,60 @@ mod tests {
         assert_eq!(dups, 1);
         assert!(states.contains(&("failed".into(), 1)));
         assert_eq!(inbox.requeue_failed().unwrap(), 1);
+    }
+
+    #[test]
+    fn deliveries_recorded_together_are_fresh_once_per_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        assert!(inbox.record(&event("e0", "a", "pending", 1)).unwrap());
+        let (e0, e1, e2) = (
+            event("e0", "a", "pending", 1),
+            event("e1", "a", "in_progress", 2),
+            event("e2", "b", "completed", 3),
+        );
+        let fresh = inbox.record_all(&[&e0, &e1, &e2, &e1]).unwrap();
+        assert_eq!(fresh, vec![false, true, true, false]);
+        let (states, dups) = inbox.counts().unwrap();
+        assert_eq!(dups, 2, "every repeated delivery is counted");
+        assert_eq!(states, vec![("received".to_string(), 3)]);
+    }
+
+    #[test]
+    fn finishing_one_event_can_start_the_next_in_the_same_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        assert!(inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
+        assert!(inbox.record(&event("e2", "a", "completed", 20)).unwrap());
+        assert!(inbox.record(&event("e3", "a", "completed", 30)).unwrap());
+        let due = inbox.due(i64::MAX, 10).unwrap();
+        let ids: Vec<&str> = due.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2", "e3"], "in the order to handle them");
+        let (first, next, last) = (&due[0], &due[1], &due[2]);
+        assert_eq!(inbox.start("e1").unwrap(), 1);
+        let attempt = inbox
+            .finish_and_start(first, Some(next), |n, applied| {
+                assert_eq!(n.event_id, "e2");
+                assert_eq!(applied.map(|a| a.status.as_str()), Some("in_progress"));
+                true
+            })
+            .unwrap();
+        assert_eq!(attempt, Some(1), "e2 started");
+        assert_eq!(inbox.get("e1").unwrap().unwrap().state, State::Done);
+        assert_eq!(inbox.get("e2").unwrap().unwrap().state, State::Running);
+        // A crash now: the started event goes back in line, the finished one stays done.
+        assert_eq!(inbox.requeue_running().unwrap(), 1);
+        // Declined: e2 is finished, e3 stays in line, untouched.
+        assert!(
+            inbox
+                .finish_and_start(next, Some(last), |_, _| false)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(inbox.next_due(i64::MAX).unwrap().unwrap().event_id, "e3");
+        let e3 = inbox.get("e3").unwrap().unwrap();
+        assert_eq!((e3.state, e3.attempts), (State::Received, 0));
+        assert_eq!(inbox.applied("a").unwrap().unwrap().event_ms, 20);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `zavu-script listen HANDLER.rhai`: react to the project webhook within seconds, exactly
 //! once per event, and still be right after the receiver was down.
 //!
-//! [`receiver`] takes signed deliveries over HTTP and records them in the [`inbox`] before
-//! answering; [`worker`] runs the handler script for each recorded event, once per event id,
+//! [`receiver`] takes signed deliveries over HTTP and records them in the [`inbox`] (its
+//! tables and rows: [`inbox_schema`]) before answering — through [`recorder`], which gives
+//! deliveries arriving together one commit; [`worker`] runs the handler script for each
+//! recorded event, once per event id,
 //! in order per invitation; [`catchup`] finds what happened while nobody listened and
 //! records it as synthesized events. The `listen` front door (`commands::listen`) wires them
 //! together from the command line; nothing here reads it.
@@ -12,5 +14,7 @@
 
 pub mod catchup;
 pub mod inbox;
+pub mod inbox_schema;
 pub mod receiver;
+pub mod recorder;
 pub mod worker;

@@ -4,7 +4,8 @@
 //! durably there, then wakes the handler's thread — and `/healthz`. It never runs a
 //! handler itself: answering fast is what keeps the sender from retrying.
 
-use super::inbox::{Inbox, NewEvent};
+use super::inbox::NewEvent;
+use super::recorder::Recorder;
 use crate::api::webhook::{self, Event, STATUS_CHANGED};
 use crate::service_log::{Level, Log, Record};
 use crate::service_metrics::{self, ListenMetrics};
@@ -23,7 +24,8 @@ const MAX_BODY: usize = 1 << 20;
 pub struct Receiver {
     pub secret: String,
     pub tolerance_seconds: i64,
-    pub inbox: Arc<Mutex<Inbox>>,
+    /// Records deliveries in the inbox, those arriving together in one commit.
+    pub recorder: Recorder,
     pub wake: Mutex<super::worker::Wake>,
     pub log: Arc<Log>,
     pub metrics: Arc<ListenMetrics>,
@@ -96,17 +98,9 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         synthesized: false,
         body: String::from_utf8_lossy(&body).into_owned(),
     };
-    let inbox = r.clone();
-    let recorded = tokio::task::spawn_blocking(move || {
-        inbox
-            .inbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(&new)
-    })
-    .await;
+    let recorded = r.recorder.record(new).await;
     match recorded {
-        Ok(Ok(fresh)) => {
+        Ok(fresh) => {
             if fresh {
                 let _ = r.wake.lock().unwrap_or_else(|p| p.into_inner()).send(());
             } else {
@@ -125,13 +119,6 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
             )
         }
         // Not recorded: the sender must try again.
-        Ok(Err(e)) => {
-            r.log.error("inbox", e.to_string());
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"code": "service_unavailable", "message": "the event could not be recorded; retry"}),
-            )
-        }
         Err(e) => {
             r.log.error("inbox", e.to_string());
             reply(

@@ -4,6 +4,9 @@
 //! recorded as skipped. A failing handler is retried with backoff up to `max_attempts`,
 //! then kept as failed and reported — never dropped. On shutdown the event in hand is
 //! finished (or, past the grace period, stopped and put back in line for the next start).
+//! Between two handlers there is one commit: the one that finishes an event also marks the
+//! next one running. Due events are read a few dozen at a time, in order; each is checked
+//! against its invitation's applied status in the commit that starts it.
 //!
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
@@ -17,6 +20,7 @@ use crate::service_log::{Level, Log, Record};
 use crate::service_metrics::ListenMetrics;
 use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -31,6 +35,10 @@ impl Db<'_> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// At most this many due events are read in one look: the rest of the inbox may change
+/// meanwhile (a late delivery of an older change), and the next look sees it.
+const DUE_AT_ONCE: usize = 64;
 
 /// What the worker needs from the front door.
 pub struct WorkerEnv {
@@ -106,88 +114,133 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         bridge: Arc::new(Bridge::new(env.handle.clone(), shutdown.clone())),
         memory: budget.as_ref().map(Budget::meter),
     });
+    // Events found due, in the order to handle them, read from the inbox together.
+    let mut due: VecDeque<Entry> = VecDeque::new();
+    // An event already marked running in the commit that finished the one before.
+    let mut ready: Option<(Entry, i64)> = None;
     loop {
-        if stop.is_set() {
-            break;
-        }
-        let now = chrono::Utc::now().timestamp_millis();
-        let next = match inbox.get().next_due(now) {
-            Ok(n) => n,
-            Err(e) => {
-                env.log.error("inbox", e.to_string());
-                None
-            }
-        };
-        let Some(entry) = next else {
-            // Nothing due: sleep until woken, a retry falls due, or a second passes.
-            let wait = inbox
-                .get()
-                .next_retry_ms()
-                .ok()
-                .flatten()
-                .map(|at| Duration::from_millis((at - now).clamp(0, 1_000) as u64))
-                .unwrap_or(Duration::from_secs(1));
-            match wake.recv_timeout(wait) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
+        let (entry, attempt) = match ready.take() {
+            // Started, so in hand: run even when a stop came in between.
+            Some(started) => started,
+            None => {
+                if stop.is_set() {
+                    break;
+                }
+                let now = chrono::Utc::now().timestamp_millis();
+                if due.is_empty() {
+                    match inbox.get().due(now, DUE_AT_ONCE) {
+                        Ok(found) => due.extend(found),
+                        Err(e) => env.log.error("inbox", e.to_string()),
+                    }
+                }
+                let Some(entry) = due.pop_front() else {
+                    // Nothing due: sleep until woken, a retry falls due, or a second passes.
+                    let wait = inbox
+                        .get()
+                        .next_retry_ms()
+                        .ok()
+                        .flatten()
+                        .map(|at| Duration::from_millis((at - now).clamp(0, 1_000) as u64))
+                        .unwrap_or(Duration::from_secs(1));
+                    match wake.recv_timeout(wait) {
+                        // One look answers every wake-up sent so far.
+                        Ok(()) | Err(RecvTimeoutError::Timeout) => {
+                            while wake.try_recv().is_ok() {}
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                };
+                match begin(&env, &inbox, &entry) {
+                    Some(attempt) => (entry, attempt),
+                    None => continue,
+                }
             }
         };
         *sink.event.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{}[{}]", env.handler_name, entry.event_id);
-        handle(&env, &inbox, &engine, &entry, &shutdown);
+        ready = handle(
+            &env, &inbox, &engine, &entry, attempt, &stop, &shutdown, &mut due,
+        );
     }
     drop(engine);
     drop(budget);
 }
 
-fn handle(env: &WorkerEnv, inbox: &Db<'_>, engine: &rhai::Engine, e: &Entry, shutdown: &Stop) {
-    let log = &env.log;
-    let who = format!("{}[{}]", env.handler_name, e.event_id);
-    let change = format!(
+fn change(e: &Entry) -> String {
+    format!(
         "{} {} → {}",
         e.invitation_id,
         e.previous_status.as_deref().unwrap_or("?"),
         e.current_status
-    );
-    // Per invitation, never go back in time, and never apply a status twice.
+    )
+}
+
+/// Whether `e` is run at all: per invitation, never go back in time, and never apply a
+/// status twice.
+fn runs(e: &Entry, applied: Option<&Applied>) -> bool {
+    !applied.is_some_and(|a| older(e, a) || a.status == e.current_status)
+}
+
+/// Records `e` as skipped, or marks it running: its attempt number then.
+fn begin(env: &WorkerEnv, inbox: &Db<'_>, e: &Entry) -> Option<i64> {
+    let log = &env.log;
+    let who = format!("{}[{}]", env.handler_name, e.event_id);
     // Bound first: a guard in the match's head would be held through its arms.
     let applied = inbox.get().applied(&e.invitation_id);
-    match applied {
-        Ok(Some(a)) if older(e, &a) => {
-            let why = format!(
-                "older than the last event applied for {} ({} at {})",
-                e.invitation_id, a.status, a.event_ms
-            );
-            let _ = inbox.get().skip(&e.event_id, &why);
-            env.metrics.event("skipped");
-            log.emit(
-                Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
-            );
-            return;
-        }
+    let why = match applied {
+        Ok(Some(a)) if older(e, &a) => format!(
+            "older than the last event applied for {} ({} at {})",
+            e.invitation_id, a.status, a.event_ms
+        ),
         Ok(Some(a)) if a.status == e.current_status => {
-            let why = format!("{} is already {}", e.invitation_id, a.status);
-            let _ = inbox.get().skip(&e.event_id, &why);
-            env.metrics.event("skipped");
-            log.emit(
-                Record::new(Level::Info, "skip", format!("{change}: skipped, {why}")).job(&who),
-            );
-            return;
+            format!("{} is already {}", e.invitation_id, a.status)
         }
-        Ok(_) => {}
+        Ok(_) => {
+            let marked = inbox.get().start(&e.event_id);
+            return match marked {
+                Ok(n) => Some(n),
+                Err(err) => {
+                    log.error("inbox", err.to_string());
+                    None
+                }
+            };
+        }
         Err(err) => {
             log.error("inbox", err.to_string());
-            return;
-        }
-    }
-    let marked = inbox.get().start(&e.event_id);
-    let attempt = match marked {
-        Ok(n) => n,
-        Err(err) => {
-            log.error("inbox", err.to_string());
-            return;
+            return None;
         }
     };
+    let _ = inbox.get().skip(&e.event_id, &why);
+    env.metrics.event("skipped");
+    log.emit(
+        Record::new(
+            Level::Info,
+            "skip",
+            format!("{}: skipped, {why}", change(e)),
+        )
+        .job(&who),
+    );
+    None
+}
+
+/// Runs the handler for `e` (marked running, attempt `attempt`) and records the outcome.
+/// On success, unless stopping, the next event in `due`, when it will run, is started in
+/// the same commit: it is given back, in hand.
+#[allow(clippy::too_many_arguments)]
+fn handle(
+    env: &WorkerEnv,
+    inbox: &Db<'_>,
+    engine: &rhai::Engine,
+    e: &Entry,
+    attempt: i64,
+    stop: &Stop,
+    shutdown: &Stop,
+    due: &mut VecDeque<Entry>,
+) -> Option<(Entry, i64)> {
+    let log = &env.log;
+    let who = format!("{}[{}]", env.handler_name, e.event_id);
+    let change = change(e);
     log.emit(
         Record::new(
             Level::Info,
@@ -216,17 +269,26 @@ fn handle(env: &WorkerEnv, inbox: &Db<'_>, engine: &rhai::Engine, e: &Entry, shu
     env.metrics
         .handler_duration
         .observe(started.elapsed().as_secs_f64());
-    let finished = outcome.is_ok().then(|| inbox.get().finish(e));
+    let finished = outcome.is_ok().then(|| {
+        let db = inbox.get();
+        if stop.is_set() {
+            return db.finish(e).map(|()| None);
+        }
+        // Declined (to be skipped) or not started, the next stays first in line.
+        let started = db.finish_and_start(e, due.front(), runs)?;
+        Ok(started.and_then(|attempt| due.pop_front().map(|next| (next, attempt))))
+    });
     match outcome {
-        Ok(_) => match finished.unwrap_or(Ok(())) {
-            Ok(()) => {
+        Ok(_) => match finished.unwrap_or(Ok(None)) {
+            Ok(next) => {
                 env.metrics.event("done");
                 log.emit(
                     Record::new(Level::Info, "end", format!("handled in {took}"))
                         .job(&who)
                         .field("durationMs", started.elapsed().as_millis() as u64)
                         .field("outcome", "ok"),
-                )
+                );
+                return next;
             }
             Err(err) => log.error("inbox", err.to_string()),
         },
@@ -284,6 +346,7 @@ fn handle(env: &WorkerEnv, inbox: &Db<'_>, engine: &rhai::Engine, e: &Entry, shu
             }
         }
     }
+    None
 }
 
 /// `e` happened before the change last applied for its invitation: stamped earlier, or the

@@ -1,0 +1,158 @@
+//! What the webhook inbox stores, and how: the SQLite schema (events with their state and
+//! attempts, per invitation the status last applied, the first start's baseline), the rows
+//! as Rust values, and the order events are handled in. It owns the shape of the data and
+//! runs no statement that changes it — that is [`super::inbox`]'s.
+
+use std::path::PathBuf;
+
+/// What became of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Recorded, not yet handled (or to be retried).
+    Received,
+    /// A handler is running it (found at start-up: the process died mid-handler).
+    Running,
+    Done,
+    /// The handler failed every attempt; kept, reported, never dropped.
+    Failed,
+    /// Not run: older than what was applied, or its status was applied already.
+    Skipped,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Received => "received",
+            State::Running => "running",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Skipped => "skipped",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "running" => State::Running,
+            "done" => State::Done,
+            "failed" => State::Failed,
+            "skipped" => State::Skipped,
+            _ => State::Received,
+        }
+    }
+}
+
+/// An event as the inbox keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub previous_status: Option<String>,
+    pub current_status: String,
+    /// The event's own time (unix ms): deliveries can arrive out of order.
+    pub event_ms: i64,
+    pub synthesized: bool,
+    /// The event as delivered (or as synthesized), JSON.
+    pub body: String,
+    pub state: State,
+    pub attempts: i64,
+    /// A retry is not due before this (unix ms).
+    pub not_before_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// An event to record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub previous_status: Option<String>,
+    pub current_status: String,
+    pub event_ms: i64,
+    pub synthesized: bool,
+    pub body: String,
+}
+
+/// The status a handler last ran for, per invitation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub status: String,
+    pub event_ms: i64,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("webhook inbox {}: {message}", path.display())]
+pub struct InboxError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    scope TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    invitation_id TEXT NOT NULL,
+    previous_status TEXT,
+    current_status TEXT NOT NULL,
+    event_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    synthesized INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL DEFAULT 0,
+    deliveries INTEGER NOT NULL DEFAULT 1,
+    last_error TEXT,
+    finished_ms INTEGER,
+    PRIMARY KEY (scope, event_id)
+);
+-- Only the events waiting to run are indexed: finishing one then touches no index page,
+-- which keeps the commit between two handlers small. (Inboxes made before kept every
+-- state in an index of their own; it goes.)
+DROP INDEX IF EXISTS events_to_run;
+CREATE INDEX IF NOT EXISTS events_due ON events (scope, event_ms) WHERE state = 'received';
+CREATE TABLE IF NOT EXISTS applied (
+    scope TEXT NOT NULL,
+    invitation_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    event_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, invitation_id)
+);
+CREATE TABLE IF NOT EXISTS marks (
+    scope TEXT PRIMARY KEY,
+    baseline_ms INTEGER NOT NULL
+);
+";
+
+/// Where a status stands in an invitation's life, for events stamped the same millisecond:
+/// the order [`stage`] gives, in SQL.
+pub(super) const STAGE: &str = "CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+    ELSE 2 END";
+
+/// Where a status stands in an invitation's life: two changes stamped the same
+/// millisecond happened in this order.
+pub fn stage(status: &str) -> u8 {
+    match status {
+        "pending" => 0,
+        "in_progress" => 1,
+        _ => 2,
+    }
+}
+
+pub(super) const COLUMNS: &str = "event_id, invitation_id, previous_status, current_status, event_ms, \
+    synthesized, body, state, attempts, not_before_ms, last_error";
+
+pub(super) fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        event_id: row.get(0)?,
+        invitation_id: row.get(1)?,
+        previous_status: row.get(2)?,
+        current_status: row.get(3)?,
+        event_ms: row.get(4)?,
+        synthesized: row.get::<_, i64>(5)? != 0,
+        body: row.get(6)?,
+        state: State::parse(&row.get::<_, String>(7)?),
+        attempts: row.get(8)?,
+        not_before_ms: row.get(9)?,
+        last_error: row.get(10)?,
+    })
+}
