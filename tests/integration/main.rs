@@ -14,6 +14,7 @@ mod cron;
 mod cron_replicas;
 mod engine_scripts;
 mod hostile;
+mod journal;
 mod layers;
 mod listen;
 mod listen_metrics;
