@@ -15,10 +15,12 @@
 //! so a sandbox run never marks a live row done. This module stores and queries; it
 //! decides nothing about what to send.
 
+use super::journal_pg::PgJournal;
 use super::journal_sqlite::SqliteJournal;
 use super::progress::Tally;
 use super::runs::{Outcome, RunId, RunRecord};
 use crate::api::Invitation;
+use crate::state::StateError;
 use crate::state::backend::PgTarget;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -180,6 +182,9 @@ pub enum JournalError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The state database (its message names the redacted address and what failed).
+    #[error("campaign journal in the {0}")]
+    State(#[from] StateError),
 }
 
 /// One write of the send loop (or of a refresh), kept until the batch is committed.
@@ -266,6 +271,7 @@ pub fn journal_path(state_dir: &Path) -> PathBuf {
 /// The journal, in whichever home the state setting chose.
 pub enum Journal {
     Sqlite(SqliteJournal),
+    Postgres(PgJournal),
 }
 
 type Result<T> = std::result::Result<T, JournalError>;
@@ -276,6 +282,7 @@ macro_rules! both {
     ($self:ident, $j:ident => $sqlite:expr, $pg:expr) => {
         match $self {
             Journal::Sqlite($j) => $sqlite,
+            Journal::Postgres($j) => $pg.await,
         }
     };
 }
@@ -289,9 +296,10 @@ impl Journal {
     /// The journal for a state directory, or in the state database when there is one.
     /// Must be called inside the runtime (the database connection is driven there).
     pub async fn open_at(state_dir: &Path, shared: Option<&PgTarget>) -> Result<Journal> {
-        // The state database's home comes next; until then the state directory's.
-        let _ = shared;
-        Journal::open(&journal_path(state_dir))
+        match shared {
+            None => Journal::open(&journal_path(state_dir)),
+            Some(target) => Ok(Journal::Postgres(PgJournal::open(target).await?)),
+        }
     }
 
     /// Whether a journal exists yet without creating one (the SQLite file may not).

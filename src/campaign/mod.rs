@@ -21,6 +21,8 @@ mod dry_run;
 pub mod existing;
 pub mod funnel;
 pub mod journal;
+mod journal_pg;
+mod journal_pg_batch;
 mod journal_schema;
 mod journal_sqlite;
 pub mod lock;

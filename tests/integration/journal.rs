@@ -43,6 +43,15 @@ macro_rules! both_homes {
                 $body
             })*
         }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                let url = crate::support::pg::database().await;
+                let $h = Home { dir: tempfile::tempdir().unwrap(), url: Some(url) };
+                $body
+            })*
+        }
     };
 }
 
