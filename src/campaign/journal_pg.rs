@@ -42,7 +42,7 @@ impl PgJournal {
     /// Opens a dedicated connection, brings the schema up to date and prepares the send
     /// loop's statements.
     pub async fn open(target: &PgTarget) -> std::result::Result<PgJournal, StateError> {
-        let conn = crate::state::postgres::connect(target, "campaign").await?;
+        let conn = crate::state::postgres::connect::connect_holding(target, "campaign").await?;
         let by = format!(
             "{} (process {})",
             crate::state::replica::hostname(),

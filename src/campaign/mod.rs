@@ -102,7 +102,15 @@ pub fn run<'a>(
         confirm_live(env.confirm, &settings.name, &plan.tally)?;
     }
 
-    let _lock = lock::CampaignLock::acquire(env.state_dir, &target, &fp, &settings.name)
+    let _lock = env
+        .handle
+        .block_on(lock::CampaignLock::acquire_for(
+            &journal,
+            env.state_dir,
+            &target,
+            &fp,
+            &settings.name,
+        ))
         .map_err(CampaignError::Setup)?;
     let campaign = env.handle.block_on(async {
         let campaign = journal.campaign(&target, &fp, &settings.name).await?;

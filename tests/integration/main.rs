@@ -6,6 +6,7 @@ mod after_onboarding;
 mod browser;
 mod campaign;
 mod campaign_counts;
+mod campaign_pg;
 mod campaign_report;
 mod client_contract;
 mod client_resilience;
