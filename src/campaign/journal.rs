@@ -307,6 +307,13 @@ impl Journal {
         shared.is_some() || journal_path(state_dir).exists()
     }
 
+    /// Whether a commit waits on the disk (PostgreSQL's default synchronous commit), so
+    /// the send loop marks rows a turn ahead to keep creates in flight meanwhile. An SQLite
+    /// commit in WAL mode returns at once: there the loop marks exactly what it sends.
+    pub fn marks_ahead(&self) -> bool {
+        matches!(self, Journal::Postgres(_))
+    }
+
     /// The campaign's id, creating it on first use.
     pub async fn campaign(&self, target: &str, key_fp: &str, name: &str) -> Result<CampaignId> {
         both!(self, j => j.campaign(target, key_fp, name), j.campaign(target, key_fp, name))

@@ -24,7 +24,7 @@ use crate::api::Invitation;
 use crate::client::ClientError;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub(super) fn now_ms() -> i64 {
@@ -280,14 +280,22 @@ impl Run<'_, '_> {
         let mut inflight = FuturesUnordered::new();
         let mut exhausted = false;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let conc = self.settings.concurrency.max(1);
+        // Where a commit waits for the disk (PostgreSQL), the next turn's rows are marked
+        // one turn ahead: they leave as soon as a slot frees, their creates in flight while
+        // the following marks commit. A crash leaves them `sending`, reconciled like any.
+        let ahead = self.journal.marks_ahead();
+        let mut ready: VecDeque<Planned> = VecDeque::new();
         loop {
             // Take every answer that is already in, without waiting.
             while let Some(Some(done)) = inflight.next().now_or_never() {
                 self.finish(done);
             }
-            let mut launch = vec![];
+            self.launch(&mut ready, &mut inflight, resend, ahead);
+            let mut staged = vec![];
+            let want = if ahead { 2 * conc } else { conc };
             'fill: while !exhausted && !self.stopped() {
-                let free = self.settings.concurrency.max(1) - inflight.len() - launch.len();
+                let free = want.saturating_sub(inflight.len() + ready.len() + staged.len());
                 if free == 0 {
                     break;
                 }
@@ -301,33 +309,16 @@ impl Run<'_, '_> {
                         break 'fill;
                     }
                     if let Some(planned) = self.admit(row, resend, &known) {
-                        launch.push(planned);
+                        staged.push(planned);
                     }
                 }
             }
             // The run's counts so far go with the batch, so a killed run's record is as
             // current as its rows.
-            if !self.flush().await {
-                // The marks may not be on disk: sending now could not be reconciled.
-                launch.clear();
-            }
-            for planned in launch {
-                self.tally.sent += 1;
-                if resend {
-                    self.tally.retried += 1;
-                }
-                let client = self.env.client.clone();
-                let sent_ms = now_ms();
-                inflight.push(self.env.handle.spawn(async move {
-                    let result = client.create_invitation(&planned.params).await;
-                    Attempt {
-                        planned,
-                        sent_ms,
-                        received_ms: now_ms(),
-                        result,
-                    }
-                }));
-            }
+            if self.flush().await {
+                ready.extend(staged);
+            } // else the marks may not be durable: sending now could not be reconciled.
+            self.launch(&mut ready, &mut inflight, resend, ahead);
             if inflight.is_empty() && (exhausted || self.stopped()) {
                 break;
             }
@@ -336,7 +327,47 @@ impl Run<'_, '_> {
                 _ = tick.tick() => self.progress.update(&self.tally),
             }
         }
+        // Marked ahead but never sent (the run was stopped): sendable again.
+        for p in ready {
+            self.batch.push(Op::Mark {
+                key: p.key,
+                state: RowState::Planned,
+                code: None,
+                message: None,
+            });
+        }
         self.flush().await;
+    }
+
+    /// Sends rows whose `sending` marks are durable into the free slots. Rows marked
+    /// ahead stay unsent once the run is stopped.
+    fn launch(
+        &mut self,
+        ready: &mut VecDeque<Planned>,
+        inflight: &mut FuturesUnordered<tokio::task::JoinHandle<Attempt>>,
+        resend: bool,
+        ahead: bool,
+    ) {
+        while inflight.len() < self.settings.concurrency.max(1) && !(ahead && self.stopped()) {
+            let Some(planned) = ready.pop_front() else {
+                break;
+            };
+            self.tally.sent += 1;
+            if resend {
+                self.tally.retried += 1;
+            }
+            let client = self.env.client.clone();
+            let sent_ms = now_ms();
+            inflight.push(self.env.handle.spawn(async move {
+                let result = client.create_invitation(&planned.params).await;
+                Attempt {
+                    planned,
+                    sent_ms,
+                    received_ms: now_ms(),
+                    result,
+                }
+            }));
+        }
     }
 
     /// What the journal knows of the rows about to be admitted, in one lookup (`None`,
