@@ -36,6 +36,7 @@ pub mod report_page;
 mod report_svg;
 pub mod results;
 mod run_loop;
+mod run_pipeline;
 pub mod runs;
 mod settings;
 mod settle;

@@ -61,7 +61,7 @@ pub(super) fn send(
     let mut run = Run {
         env,
         settings,
-        journal,
+        journal: std::rc::Rc::new(journal),
         campaign,
         run_id,
         report,
@@ -134,8 +134,11 @@ pub(super) fn send(
     }
 }
 
+/// The creates in flight.
+pub(super) type Inflight = FuturesUnordered<tokio::task::JoinHandle<Attempt>>;
+
 /// One create and what came of it.
-struct Attempt {
+pub(super) struct Attempt {
     planned: Planned,
     sent_ms: i64,
     received_ms: i64,
@@ -145,7 +148,8 @@ struct Attempt {
 pub(super) struct Run<'e, 's> {
     pub(super) env: &'e Env<'e>,
     pub(super) settings: &'s Settings,
-    pub(super) journal: Journal,
+    /// Shared with the commit a pipelined send loop has in flight.
+    pub(super) journal: std::rc::Rc<Journal>,
     pub(super) campaign: CampaignId,
     pub(super) run_id: RunId,
     pub(super) report: Option<Report>,
@@ -213,7 +217,7 @@ impl Run<'_, '_> {
     async fn execute(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>) {
         self.reconcile_earlier().await;
         if !self.stopped() {
-            self.pump(rows, false).await;
+            self.send_rows(rows, false).await;
         }
         self.flush().await;
         for _ in 0..self.settings.passes {
@@ -222,7 +226,7 @@ impl Run<'_, '_> {
             }
             let resend = self.reconcile_lost().await;
             if !resend.is_empty() && !self.stopped() {
-                self.pump(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
+                self.send_rows(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
                     .await;
             }
         }
@@ -275,27 +279,39 @@ impl Run<'_, '_> {
     /// per row; the rows a turn admits are looked up together. A crash between an answer
     /// and the next commit leaves that row `sending`, which the next run reconciles:
     /// slower, never wrong.
+    /// The send loop for the journal's home: one commit per turn before that turn's
+    /// creates leave (SQLite), or commits pipelined with the creates (PostgreSQL, see
+    /// [`super::run_pipeline`]).
+    async fn send_rows(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
+        if self.journal.marks_ahead() {
+            self.pump_pipelined(rows, resend).await
+        } else {
+            self.pump(rows, resend).await
+        }
+    }
+
+    /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
+    ///
+    /// Journal writes are grouped: answers and new `sending` marks accumulate in one
+    /// [`Batch`], committed just before the new creates are spawned — so a `sending` mark
+    /// is always durable before its request leaves, at one commit per turn rather than two
+    /// per row; the rows a turn admits are looked up together. A crash between an answer
+    /// and the next commit leaves that row `sending`, which the next run reconciles:
+    /// slower, never wrong.
     async fn pump(&mut self, mut rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
         use futures::FutureExt;
         let mut inflight = FuturesUnordered::new();
         let mut exhausted = false;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let conc = self.settings.concurrency.max(1);
-        // Where a commit waits for the disk (PostgreSQL), the next turn's rows are marked
-        // one turn ahead: they leave as soon as a slot frees, their creates in flight while
-        // the following marks commit. A crash leaves them `sending`, reconciled like any.
-        let ahead = self.journal.marks_ahead();
-        let mut ready: VecDeque<Planned> = VecDeque::new();
         loop {
             // Take every answer that is already in, without waiting.
             while let Some(Some(done)) = inflight.next().now_or_never() {
                 self.finish(done);
             }
-            self.launch(&mut ready, &mut inflight, resend, ahead);
-            let mut staged = vec![];
-            let want = if ahead { 2 * conc } else { conc };
+            let mut staged = VecDeque::new();
             'fill: while !exhausted && !self.stopped() {
-                let free = want.saturating_sub(inflight.len() + ready.len() + staged.len());
+                let free = conc.saturating_sub(inflight.len() + staged.len());
                 if free == 0 {
                     break;
                 }
@@ -309,16 +325,17 @@ impl Run<'_, '_> {
                         break 'fill;
                     }
                     if let Some(planned) = self.admit(row, resend, &known) {
-                        staged.push(planned);
+                        staged.push_back(planned);
                     }
                 }
             }
             // The run's counts so far go with the batch, so a killed run's record is as
             // current as its rows.
-            if self.flush().await {
-                ready.extend(staged);
-            } // else the marks may not be durable: sending now could not be reconciled.
-            self.launch(&mut ready, &mut inflight, resend, ahead);
+            if !self.flush().await {
+                // The marks may not be on disk: sending now could not be reconciled.
+                staged.clear();
+            }
+            self.launch(&mut staged, &mut inflight, resend, false);
             if inflight.is_empty() && (exhausted || self.stopped()) {
                 break;
             }
@@ -327,28 +344,21 @@ impl Run<'_, '_> {
                 _ = tick.tick() => self.progress.update(&self.tally),
             }
         }
-        // Marked ahead but never sent (the run was stopped): sendable again.
-        for p in ready {
-            self.batch.push(Op::Mark {
-                key: p.key,
-                state: RowState::Planned,
-                code: None,
-                message: None,
-            });
-        }
         self.flush().await;
     }
 
     /// Sends rows whose `sending` marks are durable into the free slots. Rows marked
-    /// ahead stay unsent once the run is stopped.
-    fn launch(
+    /// ahead (`hold_when_stopped`) stay unsent once the run is stopped.
+    pub(super) fn launch(
         &mut self,
         ready: &mut VecDeque<Planned>,
-        inflight: &mut FuturesUnordered<tokio::task::JoinHandle<Attempt>>,
+        inflight: &mut Inflight,
         resend: bool,
-        ahead: bool,
+        hold_when_stopped: bool,
     ) {
-        while inflight.len() < self.settings.concurrency.max(1) && !(ahead && self.stopped()) {
+        while inflight.len() < self.settings.concurrency.max(1)
+            && !(hold_when_stopped && self.stopped())
+        {
             let Some(planned) = ready.pop_front() else {
                 break;
             };
@@ -373,7 +383,7 @@ impl Run<'_, '_> {
     /// What the journal knows of the rows about to be admitted, in one lookup (`None`,
     /// and the run halted, if it cannot be read). A resend needs none: those rows were
     /// just reconciled.
-    async fn lookup(
+    pub(super) async fn lookup(
         &mut self,
         chunk: &[SourceRow],
         resend: bool,
@@ -395,7 +405,7 @@ impl Run<'_, '_> {
         self.journal(r)
     }
 
-    fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
+    pub(super) fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
         match done {
             Ok(attempt) => self.complete(attempt),
             // A create task that died cannot tell us what it did: its row stays `sending`
@@ -406,7 +416,7 @@ impl Run<'_, '_> {
 
     /// Decides what to do with one row; returns it if it is to be sent (its `sending` mark
     /// is written, to be committed before it leaves).
-    fn admit(
+    pub(super) fn admit(
         &mut self,
         row: SourceRow,
         resend: bool,
