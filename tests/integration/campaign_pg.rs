@@ -144,3 +144,70 @@ async fn two_machines_one_database_refuse_a_second_runner_and_invite_each_row_on
         "no journal on either machine"
     );
 }
+
+/// Ctrl-C mid-run: the rows the loop had marked ahead but not sent are made sendable again
+/// (none is left `sending`), the run is recorded as interrupted, and the next run invites
+/// the rest — each row once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_leaves_nothing_sending_and_the_next_one_finishes() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("m");
+    let rows = 200;
+    let csv = clients_csv(dir.path(), rows, &[]);
+    sb.faults(json!({"latencyMs": 40})).await;
+    let mut run = Running::spawn(runner(&sb, &machine, &csv, &url), None);
+    until("the run to be under way", async || {
+        sb.invitation_count().await >= 30
+    })
+    .await;
+    run.signal("INT");
+    assert_ne!(run.exit_code().await, 0);
+    let sent = sb.invitation_count().await as i64;
+    assert!(sent < rows as i64, "stopped before the end: {sent}");
+
+    let db = admin(&url).await;
+    let by_state: Vec<(String, i64)> = db
+        .query(
+            "SELECT state, count(*) FROM zavu_script.campaign_rows GROUP BY state ORDER BY state",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        by_state
+            .iter()
+            .all(|(s, _)| s == "created" || s == "planned"),
+        "{by_state:?}"
+    );
+    let created = by_state.iter().find(|(s, _)| s == "created").map(|c| c.1);
+    assert_eq!(created, Some(sent), "{by_state:?}");
+    let outcome: String = db
+        .query_one(
+            "SELECT outcome FROM zavu_script.campaign_runs ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(outcome, "interrupted");
+
+    sb.faults(json!({"latencyMs": null})).await;
+    let again = output(runner(&sb, &machine, &csv, &url)).await;
+    again.ok();
+    assert!(
+        again.stdout.trim_end().ends_with(&format!(
+            "created {}, skipped {sent}, already invited 0, duplicate 0, invalid 0, failed 0",
+            rows as i64 - sent
+        )),
+        "{}",
+        again.stdout
+    );
+    let by_email = emails(&sb).await;
+    assert_eq!(by_email.len(), rows);
+    assert!(by_email.values().all(|n| *n == 1), "{by_email:?}");
+}
