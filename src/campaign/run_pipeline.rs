@@ -59,6 +59,10 @@ impl Run<'_, '_> {
         let mut marking: Vec<Planned> = vec![];
         let mut looking: Vec<SourceRow> = vec![];
         let mut running: Option<Cycle> = None;
+        // A campaign with nothing journaled yet has nothing to look up: the rows this run
+        // writes are its own (a repeated key is caught as a duplicate before any lookup).
+        let fresh = !resend
+            && matches!(self.journal.counts(self.campaign).await, Ok((ref states, _)) if states.is_empty());
         loop {
             if running.is_none() && self.halted.is_none() {
                 let room = match exhausted || self.stopped() {
@@ -72,7 +76,7 @@ impl Run<'_, '_> {
                 if !chunk.is_empty() || !staged.is_empty() || !self.batch.is_empty() {
                     let mut batch = std::mem::take(&mut self.batch);
                     batch.run = Some((self.run_id, self.tally));
-                    let keys = match resend {
+                    let keys = match resend || fresh {
                         true => vec![],
                         false => chunk
                             .iter()
