@@ -307,9 +307,10 @@ impl Journal {
         shared.is_some() || journal_path(state_dir).exists()
     }
 
-    /// Whether a commit waits on the disk (PostgreSQL's default synchronous commit), so
-    /// the send loop marks rows a turn ahead to keep creates in flight meanwhile. An SQLite
-    /// commit in WAL mode returns at once: there the loop marks exactly what it sends.
+    /// Whether a commit waits on the disk and a round trip (PostgreSQL's default
+    /// synchronous commit), so the send loop pipelines its commits with the creates (see
+    /// `run_pipeline.rs`). An SQLite commit in WAL mode returns at once: there the loop
+    /// commits each turn before that turn's creates leave, as it always has.
     pub fn marks_ahead(&self) -> bool {
         matches!(self, Journal::Postgres(_))
     }
