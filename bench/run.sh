@@ -2,10 +2,11 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report|journal-pg]...
 #
 # `cron` replicas sharing one PostgreSQL (lease failover, connections) have their own:
-# bench/replicas.sh.
+# bench/replicas.sh. `journal-pg` (not in the default list) starts its own throwaway
+# PostgreSQL cluster (Debian's postgresql: initdb + pg_ctl under the work dir).
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
@@ -19,8 +20,12 @@ sections=("$@")
 
 work=$(mktemp -d)
 sandbox_pid=
+pg_stop=()
+pg_dir=
 cleanup() {
   [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true
+  [ ${#pg_stop[@]} -gt 0 ] && "${pg_stop[@]}" >/dev/null 2>&1 || true
+  [ -n "$pg_dir" ] && rm -rf "$pg_dir"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -114,6 +119,55 @@ PY
     reset
     secs=$(wall "$venv/bin/python" bench/python_bulk.py "$work/10k.csv" async 16)
     echo "   Python SDK AsyncZavudev x16: loop $(cat "$work/last.out") rows/s; whole process ${secs} s = $(python3 -c "print(round(10000/$secs))") rows/s"
+    ;;
+  journal-pg)
+    runs=${JOURNAL_RUNS:-3}
+    echo "== journal-pg: 10,000-row campaign, --concurrency 32, no rate limit — journal in PostgreSQL vs SQLite, $runs runs each, alternating"
+    pgbin=${ZAVU_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)}
+    # Its own temp dir: the server's user must be able to reach it (the work dir is 0700).
+    pgdir=$(mktemp -d /tmp/zavu-bench-pg.XXXXXX)
+    as_pg=()
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; as_pg=(runuser -u postgres --); fi
+    pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    # A stock server: fsync and synchronous_commit on, as a user's would be.
+    "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U zavu --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
+      -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+    pg_stop=("${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop)
+    pg_dir=$pgdir
+    pgsql() { "$pgbin/psql" -X -q -At "postgres://zavu@127.0.0.1:$pgport/${1:-postgres}" -c "$2"; }
+    echo "   $("$pgbin/postgres" --version); load before: $(uptime | sed 's/.*load average/load average/')"
+    csv_of 10000 "$work/10k.csv"
+    sqlite_rates=(); pg_rates=(); conns=0
+    for i in $(seq 1 "$runs"); do
+      reset
+      secs=$(wall "$zs" --state-dir "$work/jl-sqlite-$i" run --concurrency 32 scripts/onboard_from_csv.rhai "$work/10k.csv")
+      rate=$(python3 -c "print(round(10000/$secs))"); sqlite_rates+=("$rate")
+      echo "   run $i SQLite:     $(tail -n1 "$work/last.out") in ${secs} s = $rate rows/s (load $(cut -d' ' -f1 /proc/loadavg))"
+      reset
+      pgsql postgres "CREATE DATABASE bench_$i" >/dev/null
+      # Connections the runner holds, sampled while it runs.
+      ( peak=0; while :; do
+          n=$(pgsql postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench_$i' AND application_name LIKE 'zavu-script %'" 2>/dev/null || echo 0)
+          [ "$n" -gt "$peak" ] && { peak=$n; echo "$peak" >"$work/conns"; }
+          sleep 0.05
+        done ) &
+      sampler=$!
+      secs=$(wall "$zs" --state-dir "$work/jl-pg-$i" --state-url "postgres://zavu@127.0.0.1:$pgport/bench_$i" run --concurrency 32 scripts/onboard_from_csv.rhai "$work/10k.csv")
+      kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+      rate=$(python3 -c "print(round(10000/$secs))"); pg_rates+=("$rate")
+      conns=$(cat "$work/conns" 2>/dev/null || echo "?")
+      echo "   run $i PostgreSQL: $(tail -n1 "$work/last.out") in ${secs} s = $rate rows/s (load $(cut -d' ' -f1 /proc/loadavg)); connections held: $conns"
+      echo "      journal rows: $(pgsql "bench_$i" "SELECT count(*) FROM zavu_script.campaign_rows WHERE state = 'created'") created"
+    done
+    python3 - "${sqlite_rates[*]}" "${pg_rates[*]}" <<'PY'
+import statistics, sys
+s = [int(x) for x in sys.argv[1].split()]; p = [int(x) for x in sys.argv[2].split()]
+ms, mp = statistics.median(s), statistics.median(p)
+print(f"   median SQLite {ms:.0f} rows/s, PostgreSQL {mp:.0f} rows/s: PostgreSQL/SQLite = {mp/ms:.2f} (target >= 0.8)")
+PY
+    echo "   load after: $(uptime | sed 's/.*load average/load average/')"
+    "${pg_stop[@]}" >/dev/null; pg_stop=(); rm -rf "$pg_dir"; pg_dir=
     ;;
   e2e)
     echo "== e2e: a 3,000-row CSV as a user runs it (default settings; start-up, journal and report included)"

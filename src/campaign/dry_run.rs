@@ -15,9 +15,15 @@ use super::settings::Settings;
 use super::summary::{CampaignError, Summary};
 use std::collections::HashMap;
 use std::time::Instant;
+use tokio::runtime::Handle;
+
+/// Rows looked up in the journal at once.
+const CHUNK: usize = 256;
 
 /// The dry run: what would happen, from the rows and the journal alone.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn plan_only(
+    handle: &Handle,
     journal: &Journal,
     campaign: Option<CampaignId>,
     existing: &Existing,
@@ -36,50 +42,65 @@ pub(super) fn plan_only(
     let mut results = vec![];
     let mut complete = true;
     let mut seen: HashMap<u64, u64> = HashMap::new();
-    for (i, row) in rows.enumerate() {
-        let result = match row {
-            SourceRow::Invalid(p) => invalid_result(&p),
-            SourceRow::Ready(planned) => {
-                if let Some(first) = seen.get(&key_hash(&planned.key)) {
-                    duplicate_result(&planned, *first)
-                } else {
-                    seen.insert(key_hash(&planned.key), planned.line);
-                    let entry = match campaign {
-                        Some(c) => journal.get(c, &planned.key)?,
-                        None => None,
-                    };
-                    match entry {
-                        Some(e) if e.state == RowState::Created => earlier_result(&planned, &e),
-                        _ if let Some(inv) =
-                            existing.find(planned.email.as_deref(), planned.phone.as_deref()) =>
-                        {
-                            existing_result(&planned, inv)
+    let mut rows = rows.peekable();
+    let mut i = 0usize;
+    while rows.peek().is_some() {
+        let chunk: Vec<SourceRow> = rows.by_ref().take(CHUNK).collect();
+        let known = match campaign {
+            Some(c) => {
+                let keys: Vec<&str> = chunk
+                    .iter()
+                    .filter_map(|r| match r {
+                        SourceRow::Ready(p) => Some(p.key.as_str()),
+                        SourceRow::Invalid(_) => None,
+                    })
+                    .collect();
+                handle.block_on(journal.get_many(c, &keys))?
+            }
+            None => HashMap::new(),
+        };
+        for row in chunk {
+            i += 1;
+            let result = match row {
+                SourceRow::Invalid(p) => invalid_result(&p),
+                SourceRow::Ready(planned) => {
+                    if let Some(first) = seen.get(&key_hash(&planned.key)) {
+                        duplicate_result(&planned, *first)
+                    } else {
+                        seen.insert(key_hash(&planned.key), planned.line);
+                        match known.get(&planned.key) {
+                            Some(e) if e.state == RowState::Created => earlier_result(&planned, e),
+                            _ if let Some(inv) = existing
+                                .find(planned.email.as_deref(), planned.phone.as_deref()) =>
+                            {
+                                existing_result(&planned, inv)
+                            }
+                            _ => RowResult {
+                                row: planned.line,
+                                key: Some(planned.key.clone()),
+                                action: Action::Planned,
+                                invitation_id: None,
+                                url: None,
+                                status: None,
+                                error_code: None,
+                                message: None,
+                            },
                         }
-                        _ => RowResult {
-                            row: planned.line,
-                            key: Some(planned.key.clone()),
-                            action: Action::Planned,
-                            invitation_id: None,
-                            url: None,
-                            status: None,
-                            error_code: None,
-                            message: None,
-                        },
                     }
                 }
+            };
+            tally.count(&result);
+            if let Some(r) = report.as_mut() {
+                r.write(&result).map_err(CampaignError::Setup)?;
             }
-        };
-        tally.count(&result);
-        if let Some(r) = report.as_mut() {
-            r.write(&result).map_err(CampaignError::Setup)?;
-        }
-        if results.len() < settings.keep_results {
-            results.push(result);
-        } else {
-            complete = false;
-        }
-        if i % 256 == 0 {
-            progress.update(&tally);
+            if results.len() < settings.keep_results {
+                results.push(result);
+            } else {
+                complete = false;
+            }
+            if i % 256 == 1 {
+                progress.update(&tally);
+            }
         }
     }
     let paths = report.as_ref().map(|r| {

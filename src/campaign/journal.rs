@@ -1,18 +1,28 @@
-//! The campaign journal: one SQLite file in the state directory that remembers, for every
-//! campaign × row key, what was done — written *before* a create goes out and again when
-//! its answer (or the lack of one) comes back. It is what makes a campaign resumable and
-//! exactly-once: a re-run skips rows already created, and a row left `sending` by a killed
-//! process is treated as an unknown outcome and reconciled before anything is resent.
+//! The campaign journal: what remembers, for every campaign × row key, what was done —
+//! written *before* a create goes out and again when its answer (or the lack of one) comes
+//! back. It is what makes a campaign resumable and exactly-once: a re-run skips rows
+//! already created, and a row left `sending` by a killed process is treated as an unknown
+//! outcome and reconciled before anything is resent.
+//!
+//! Two homes, one behaviour: an SQLite file in the state directory (the default,
+//! [`super::journal_sqlite`]) or the shared PostgreSQL database named by `--state-url`
+//! ([`super::journal_pg`]). This file holds what the rows mean (states, entries) and the
+//! one interface over both: async methods, and the send loop's writes gathered into a
+//! [`Batch`] that is committed once per loop turn, before that turn's creates leave —
+//! one transaction in SQLite, one round trip to PostgreSQL.
 //!
 //! Campaigns are keyed by target (base URL), API-key fingerprint (never the key) and name,
-//! so a sandbox run never marks a live row done. The file holds clients' emails and
-//! phones: it is created 0600 inside the 0700 state directory. This module stores and
-//! queries; it decides nothing about what to send.
+//! so a sandbox run never marks a live row done. This module stores and queries; it
+//! decides nothing about what to send.
 
-use super::journal_schema::{self, COLUMNS, entry};
+use super::journal_pg::PgJournal;
+use super::journal_sqlite::SqliteJournal;
+use super::progress::Tally;
+use super::runs::{Outcome, RunId, RunRecord};
 use crate::api::Invitation;
-use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeMap;
+use crate::state::StateError;
+use crate::state::backend::PgTarget;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// A row's state, as in `../shared/design/exactly-once.md`.
@@ -128,11 +138,11 @@ impl Observed {
 
 /// Who a row is about, as the journal keeps it: the client's name for reports, the
 /// normalised email and phone for reconciliation.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Client<'a> {
-    pub name: Option<&'a str>,
-    pub email: Option<&'a str>,
-    pub phone: Option<&'a str>,
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Client {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// Counts by a label (a row state, an invitation status).
@@ -146,6 +156,10 @@ impl CampaignId {
     /// The id as stored, for the journal's own SQL in sibling files.
     pub(super) fn raw(self) -> i64 {
         self.0
+    }
+
+    pub(super) fn from_raw(id: i64) -> CampaignId {
+        CampaignId(id)
     }
 }
 
@@ -162,478 +176,238 @@ pub struct CampaignInfo {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("campaign journal {}: {source}", path.display())]
-pub struct JournalError {
-    pub path: PathBuf,
-    pub source: rusqlite::Error,
+pub enum JournalError {
+    #[error("campaign journal {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// The state database (its message names the redacted address and what failed).
+    #[error("campaign journal in the {0}")]
+    State(#[from] StateError),
 }
 
-pub struct Journal {
-    conn: Connection,
-    path: PathBuf,
+/// One write of the send loop (or of a refresh), kept until the batch is committed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Recorded just before the create leaves: from here until the answer is recorded, a
+    /// crash leaves the row `sending`, which the next run treats as unknown.
+    Sending {
+        key: String,
+        line: u64,
+        client: Client,
+        attempt_at_ms: i64,
+    },
+    /// The row's invitation exists; with what the API said about it.
+    Created {
+        key: String,
+        invitation_id: String,
+        url: String,
+        seen: Observed,
+    },
+    /// What the API said about a row's invitation: status, name, lifecycle times.
+    Observe { key: String, seen: Observed },
+    /// Sets a row's state with an error (for `failed`, `unknown`, `planned`).
+    Mark {
+        key: String,
+        state: RowState,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// A row whose data the contract refuses. Never overwrites a row this campaign created
+    /// or may have created.
+    Invalid {
+        key: String,
+        line: u64,
+        client_name: Option<String>,
+        code: String,
+        message: String,
+    },
+    /// A row whose client already held a live invitation made elsewhere: recorded with
+    /// that invitation, never over a row this campaign created or may have created.
+    Existing {
+        key: String,
+        line: u64,
+        invitation_id: String,
+        url: String,
+        status: String,
+    },
+    /// A source row with the same key as the row on `first_line`: not sent, and counted
+    /// among the campaign's rows as `duplicate`.
+    Duplicate {
+        line: u64,
+        key: String,
+        first_line: u64,
+    },
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// Writes that land together, in order: a send-loop turn's answers and new `sending`
+/// marks, the run's counts so far, a refresh's statuses.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+    /// The run's counts so far, saved with the rows so a killed run's record is as
+    /// current as its rows.
+    pub run: Option<(RunId, Tally)>,
+    /// When the campaign's statuses were read from the API.
+    pub refreshed_at_ms: Option<i64>,
 }
 
-/// Where the journal lives in a state directory.
+impl Batch {
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.run.is_none() && self.refreshed_at_ms.is_none()
+    }
+}
+
+/// Where the journal lives in a state directory (the SQLite home).
 pub fn journal_path(state_dir: &Path) -> PathBuf {
     state_dir.join("journal.sqlite3")
 }
 
+/// The journal, in whichever home the state setting chose.
+pub enum Journal {
+    Sqlite(SqliteJournal),
+    Postgres(PgJournal),
+}
+
+type Result<T> = std::result::Result<T, JournalError>;
+
+/// One method, both homes. SQLite answers synchronously inside the async fn, as it always
+/// has (sub-millisecond writes to a local file); PostgreSQL is awaited.
+macro_rules! both {
+    ($self:ident, $j:ident => $sqlite:expr, $pg:expr) => {
+        match $self {
+            Journal::Sqlite($j) => $sqlite,
+            Journal::Postgres($j) => $pg.await,
+        }
+    };
+}
+
 impl Journal {
-    /// Opens (creating if needed, 0600) the journal at `path`.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let err = |source| JournalError {
-            path: path.to_path_buf(),
-            source,
-        };
-        if !path.exists() {
-            // Create the file ourselves so it is never world-readable, even briefly.
-            crate::files::create_private_file(path).map_err(|e| {
-                err(rusqlite::Error::InvalidPath(PathBuf::from(format!(
-                    "{}: {e}",
-                    path.display()
-                ))))
-            })?;
+    /// The SQLite journal at `path` (created 0600 if needed).
+    pub fn open(path: &Path) -> Result<Journal> {
+        SqliteJournal::open(path).map(Journal::Sqlite)
+    }
+
+    /// The journal for a state directory, or in the state database when there is one.
+    /// Must be called inside the runtime (the database connection is driven there).
+    pub async fn open_at(state_dir: &Path, shared: Option<&PgTarget>) -> Result<Journal> {
+        match shared {
+            None => Journal::open(&journal_path(state_dir)),
+            Some(target) => Ok(Journal::Postgres(PgJournal::open(target).await?)),
         }
-        let conn = Connection::open(path).map_err(err)?;
-        // WAL with synchronous=NORMAL survives a killed process (only a power cut can lose
-        // the last commits), and keeps per-row commits cheap.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
-        journal_schema::migrate(&conn).map_err(err)?;
-        Ok(Journal {
-            conn,
-            path: path.to_path_buf(),
-        })
     }
 
-    /// The connection, for the journal's own SQL in sibling files (run records).
-    pub(super) fn connection(&self) -> &Connection {
-        &self.conn
+    /// Whether a journal exists yet without creating one (the SQLite file may not).
+    pub fn exists_at(state_dir: &Path, shared: Option<&PgTarget>) -> bool {
+        shared.is_some() || journal_path(state_dir).exists()
     }
 
-    pub(super) fn error(&self, source: rusqlite::Error) -> JournalError {
-        self.err(source)
-    }
-
-    fn err(&self, source: rusqlite::Error) -> JournalError {
-        JournalError {
-            path: self.path.clone(),
-            source,
-        }
+    /// Whether a commit waits on the disk and a round trip (PostgreSQL's default
+    /// synchronous commit), so the send loop pipelines its commits with the creates (see
+    /// `run_pipeline.rs`). An SQLite commit in WAL mode returns at once: there the loop
+    /// commits each turn before that turn's creates leave, as it always has.
+    pub fn marks_ahead(&self) -> bool {
+        matches!(self, Journal::Postgres(_))
     }
 
     /// The campaign's id, creating it on first use.
-    pub fn campaign(
-        &self,
-        target: &str,
-        key_fp: &str,
-        name: &str,
-    ) -> Result<CampaignId, JournalError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO campaigns (target, key_fp, name, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![target, key_fp, name, now_ms()],
-            )
-            .map_err(|e| self.err(e))?;
-        self.find_campaign(target, key_fp, name)?
-            .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    pub async fn campaign(&self, target: &str, key_fp: &str, name: &str) -> Result<CampaignId> {
+        both!(self, j => j.campaign(target, key_fp, name), j.campaign(target, key_fp, name))
     }
 
     /// The campaign's id if it has ever run.
-    pub fn find_campaign(
+    pub async fn find_campaign(
         &self,
         target: &str,
         key_fp: &str,
         name: &str,
-    ) -> Result<Option<CampaignId>, JournalError> {
-        self.conn
-            .query_row(
-                "SELECT id FROM campaigns WHERE target = ?1 AND key_fp = ?2 AND name = ?3",
-                params![target, key_fp, name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map(|id| id.map(CampaignId))
-            .map_err(|e| self.err(e))
+    ) -> Result<Option<CampaignId>> {
+        both!(self, j => j.find_campaign(target, key_fp, name), j.find_campaign(target, key_fp, name))
     }
 
     /// Campaigns run with this key, newest first.
-    pub fn campaigns(&self, key_fp: &str) -> Result<Vec<CampaignInfo>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT c.id, c.target, c.name, c.created_at_ms, (SELECT COUNT(*) FROM rows r WHERE r.campaign_id = c.id)
-                   + (SELECT COUNT(*) FROM duplicates d WHERE d.campaign_id = c.id),
-                 (SELECT COUNT(*) FROM rows r WHERE r.campaign_id = c.id AND r.state = 'created')
-                 FROM campaigns c WHERE c.key_fp = ?1 ORDER BY c.created_at_ms DESC, c.id DESC",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![key_fp], |r| {
-                Ok(CampaignInfo {
-                    id: CampaignId(r.get(0)?),
-                    target: r.get(1)?,
-                    name: r.get(2)?,
-                    created_at_ms: r.get(3)?,
-                    rows: r.get(4)?,
-                    invited: r.get(5)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    pub async fn campaigns(&self, key_fp: &str) -> Result<Vec<CampaignInfo>> {
+        both!(self, j => j.campaigns(key_fp), j.campaigns(key_fp))
     }
 
-    pub fn get(&self, c: CampaignId, key: &str) -> Result<Option<Entry>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 AND row_key = ?2"
-            ))
-            .map_err(|e| self.err(e))?;
-        stmt.query_row(params![c.0, key], entry)
-            .optional()
-            .map_err(|e| self.err(e))
+    pub async fn get(&self, c: CampaignId, key: &str) -> Result<Option<Entry>> {
+        both!(self, j => j.get(c, key), j.get(c, key))
     }
 
-    /// Starts a transaction: the writes until [`Journal::commit`] land together. A campaign
-    /// commits before each batch of creates leaves, so every `sending` mark is on disk
-    /// before its request is on the wire.
-    pub fn begin(&self) -> Result<(), JournalError> {
-        if self.conn.is_autocommit() {
-            self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
-        }
-        Ok(())
+    /// The entries of these keys that exist, by key: what a send-loop turn is about to
+    /// admit, in one round trip.
+    pub async fn get_many(&self, c: CampaignId, keys: &[&str]) -> Result<HashMap<String, Entry>> {
+        both!(self, j => j.get_many(c, keys), j.get_many(c, keys))
     }
 
-    pub fn commit(&self) -> Result<(), JournalError> {
-        if !self.conn.is_autocommit() {
-            self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
-        }
-        Ok(())
-    }
-
-    fn run(&self, sql: &str, args: impl rusqlite::Params) -> Result<(), JournalError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        stmt.execute(args).map(|_| ()).map_err(|e| self.err(e))
-    }
-
-    /// Every entry in one state.
-    pub fn in_state(&self, c: CampaignId, state: RowState) -> Result<Vec<Entry>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 AND state = ?2 ORDER BY line"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![c.0, state.as_str()], entry)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
-    }
-
-    /// Recorded just before the create leaves: from here until the answer is recorded, a
-    /// crash leaves the row `sending`, which the next run treats as unknown.
-    pub fn mark_sending(
-        &self,
-        c: CampaignId,
-        key: &str,
-        line: u64,
-        client: &Client<'_>,
-        attempt_at_ms: i64,
-    ) -> Result<(), JournalError> {
-        self.run(
-                "INSERT INTO rows (campaign_id, row_key, line, state, attempt_at_ms, attempts, match_email, match_phone, client_name, updated_at_ms)
-                 VALUES (?1, ?2, ?3, 'sending', ?4, 1, ?5, ?6, ?7, ?4)
-                 ON CONFLICT (campaign_id, row_key) DO UPDATE SET
-                   line = excluded.line, state = 'sending', attempt_at_ms = excluded.attempt_at_ms,
-                   attempts = attempts + 1, match_email = excluded.match_email,
-                   match_phone = excluded.match_phone, client_name = excluded.client_name,
-                   error_code = NULL, error_message = NULL,
-                   updated_at_ms = excluded.updated_at_ms",
-                params![c.0, key, line as i64, attempt_at_ms, client.email, client.phone, client.name],
-            )
-    }
-
-    pub fn mark_created(
-        &self,
-        c: CampaignId,
-        key: &str,
-        invitation_id: &str,
-        url: &str,
-        seen: &Observed,
-    ) -> Result<(), JournalError> {
-        self.run(
-            "UPDATE rows SET state = 'created', invitation_id = ?3, url = ?4,
-                   error_code = NULL, error_message = NULL, updated_at_ms = ?5
-                 WHERE campaign_id = ?1 AND row_key = ?2",
-            params![c.0, key, invitation_id, url, now_ms()],
-        )?;
-        self.observe(c, key, seen)
-    }
-
-    /// Records what the API said about a row's invitation: status, name, lifecycle times.
-    pub fn observe(&self, c: CampaignId, key: &str, seen: &Observed) -> Result<(), JournalError> {
-        let l = &seen.life;
-        self.run(
-            "UPDATE rows SET inv_status = ?3, client_name = COALESCE(?4, client_name),
-                   inv_created_ms = ?5, inv_expires_ms = ?6, inv_viewed_ms = ?7,
-                   inv_started_ms = ?8, inv_completed_ms = ?9, inv_failed_ms = ?10,
-                   inv_changed_ms = ?11, inv_failure_reason = ?12
-                 WHERE campaign_id = ?1 AND row_key = ?2",
-            params![
-                c.0,
-                key,
-                seen.status,
-                seen.client_name,
-                l.created_ms,
-                l.expires_ms,
-                l.viewed_ms,
-                l.started_ms,
-                l.completed_ms,
-                l.failed_ms,
-                l.changed_ms,
-                l.failure_reason
-            ],
-        )
+    /// Every entry in one state, in source order.
+    pub async fn in_state(&self, c: CampaignId, state: RowState) -> Result<Vec<Entry>> {
+        both!(self, j => j.in_state(c, state), j.in_state(c, state))
     }
 
     /// Every row of the campaign, in source order.
-    pub fn entries(&self, c: CampaignId) -> Result<Vec<Entry>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM rows WHERE campaign_id = ?1 ORDER BY line, row_key"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![c.0], entry)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    pub async fn entries(&self, c: CampaignId) -> Result<Vec<Entry>> {
+        both!(self, j => j.entries(c), j.entries(c))
+    }
+
+    /// Writes the batch, all of it or (on an error) none: a `sending` mark is durable
+    /// when this returns, so its create may leave.
+    pub async fn commit(&self, c: CampaignId, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        both!(self, j => j.commit(c, batch), j.commit(c, batch))
     }
 
     /// When the campaign's statuses were last read from the API (our clock, epoch ms).
-    pub fn refreshed_at(&self, c: CampaignId) -> Result<Option<i64>, JournalError> {
-        self.conn
-            .query_row(
-                "SELECT refreshed_at_ms FROM campaigns WHERE id = ?1",
-                params![c.0],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
-    pub fn set_refreshed_at(&self, c: CampaignId, at_ms: i64) -> Result<(), JournalError> {
-        self.run(
-            "UPDATE campaigns SET refreshed_at_ms = ?2 WHERE id = ?1",
-            params![c.0, at_ms],
-        )
-    }
-
-    /// Sets a row's state with an error (for `failed`, `unknown`, `planned`).
-    pub fn mark(
-        &self,
-        c: CampaignId,
-        key: &str,
-        state: RowState,
-        code: Option<&str>,
-        message: Option<&str>,
-    ) -> Result<(), JournalError> {
-        self.run(
-            "UPDATE rows SET state = ?3, error_code = ?4, error_message = ?5, updated_at_ms = ?6
-             WHERE campaign_id = ?1 AND row_key = ?2",
-            params![c.0, key, state.as_str(), code, message, now_ms()],
-        )
-    }
-
-    /// A row whose data the contract refuses. Never overwrites a created row.
-    pub fn mark_invalid(
-        &self,
-        c: CampaignId,
-        key: &str,
-        line: u64,
-        client_name: Option<&str>,
-        code: &str,
-        message: &str,
-    ) -> Result<(), JournalError> {
-        self.run(
-                "INSERT INTO rows (campaign_id, row_key, line, state, client_name, error_code, error_message, updated_at_ms)
-                 VALUES (?1, ?2, ?3, 'invalid', ?4, ?5, ?6, ?7)
-                 ON CONFLICT (campaign_id, row_key) DO UPDATE SET
-                   line = excluded.line, state = 'invalid', client_name = excluded.client_name,
-                   error_code = excluded.error_code,
-                   error_message = excluded.error_message, updated_at_ms = excluded.updated_at_ms
-                 WHERE state NOT IN ('created', 'sending', 'unknown')",
-                params![c.0, key, line as i64, client_name, code, message, now_ms()],
-            )
-    }
-
-    /// A row whose client already held a live invitation made elsewhere: recorded with that
-    /// invitation, never over a row this campaign created or may have created.
-    pub fn mark_existing(
-        &self,
-        c: CampaignId,
-        key: &str,
-        line: u64,
-        invitation_id: &str,
-        url: &str,
-        status: &str,
-    ) -> Result<(), JournalError> {
-        self.run(
-            "INSERT INTO rows (campaign_id, row_key, line, state, invitation_id, url, inv_status, updated_at_ms)
-             VALUES (?1, ?2, ?3, 'existing', ?4, ?5, ?6, ?7)
-             ON CONFLICT (campaign_id, row_key) DO UPDATE SET
-               line = excluded.line, state = 'existing', invitation_id = excluded.invitation_id,
-               url = excluded.url, inv_status = excluded.inv_status, error_code = NULL,
-               error_message = NULL, updated_at_ms = excluded.updated_at_ms
-             WHERE state NOT IN ('created', 'sending', 'unknown')",
-            params![c.0, key, line as i64, invitation_id, url, status, now_ms()],
-        )
+    pub async fn refreshed_at(&self, c: CampaignId) -> Result<Option<i64>> {
+        both!(self, j => j.refreshed_at(c), j.refreshed_at(c))
     }
 
     /// At start-up: rows a dead process left `sending` become `unknown`. Returns how many.
-    pub fn recover_sending(&self, c: CampaignId) -> Result<usize, JournalError> {
-        self.conn
-            .execute(
-                "UPDATE rows SET state = 'unknown', error_code = 'outcome_unknown',
-                   error_message = 'the previous run stopped while this row was being sent',
-                   updated_at_ms = ?2
-                 WHERE campaign_id = ?1 AND state = 'sending'",
-                params![c.0, now_ms()],
-            )
-            .map_err(|e| self.err(e))
+    pub async fn recover_sending(&self, c: CampaignId) -> Result<usize> {
+        both!(self, j => j.recover_sending(c), j.recover_sending(c))
     }
 
-    /// Counts by row state, and by last known invitation status among created rows.
-    pub fn counts(&self, c: CampaignId) -> Result<(Counts, Counts), JournalError> {
-        let by = |sql: &str| -> Result<BTreeMap<String, i64>, JournalError> {
-            let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map(params![c.0], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(|e| self.err(e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
-        };
-        let mut rows =
-            by("SELECT state, COUNT(*) FROM rows WHERE campaign_id = ?1 GROUP BY state")?;
-        let duplicates = self.duplicates(c)?;
-        if duplicates > 0 {
-            rows.insert("duplicate".into(), duplicates);
-        }
-        Ok((
-            rows,
-            by("SELECT COALESCE(inv_status, 'unknown'), COUNT(*) FROM rows
-                WHERE campaign_id = ?1 AND state = 'created' GROUP BY 1")?,
-        ))
+    /// Counts by row state (duplicates included), and by last known invitation status
+    /// among created rows.
+    pub async fn counts(&self, c: CampaignId) -> Result<(Counts, Counts)> {
+        both!(self, j => j.counts(c), j.counts(c))
     }
 
     /// The last measured difference between the server's clock and ours, if any.
-    pub fn clock_offset(&self, c: CampaignId) -> Result<Option<i64>, JournalError> {
-        self.conn
-            .query_row(
-                "SELECT clock_offset_ms FROM campaigns WHERE id = ?1",
-                params![c.0],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+    pub async fn clock_offset(&self, c: CampaignId) -> Result<Option<i64>> {
+        both!(self, j => j.clock_offset(c), j.clock_offset(c))
     }
 
-    pub fn set_clock_offset(&self, c: CampaignId, offset_ms: i64) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "UPDATE campaigns SET clock_offset_ms = ?2 WHERE id = ?1",
-                params![c.0, offset_ms],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+    pub async fn set_clock_offset(&self, c: CampaignId, offset_ms: i64) -> Result<()> {
+        both!(self, j => j.set_clock_offset(c, offset_ms), j.set_clock_offset(c, offset_ms))
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Records that a run of `c` starts now. Call with the campaign's lock held: any run
+    /// of it still marked `running` is then a dead one, and is marked `killed`.
+    pub async fn start_run(&self, c: CampaignId) -> Result<RunId> {
+        both!(self, j => j.start_run(c), j.start_run(c))
+    }
 
-    #[test]
-    fn a_row_goes_sending_then_created_and_a_crash_leaves_it_unknown() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.sqlite3");
-        let j = Journal::open(&path).unwrap();
-        let c = j.campaign("http://x", "fp", "spring").unwrap();
-        assert_eq!(j.campaign("http://x", "fp", "spring").unwrap(), c);
-        assert_ne!(
-            j.campaign("http://y", "fp", "spring").unwrap(),
-            c,
-            "targets are separate"
-        );
+    /// Records how a run ended and its final counts.
+    pub async fn end_run(
+        &self,
+        run: RunId,
+        outcome: Outcome,
+        detail: Option<&str>,
+        tally: &Tally,
+    ) -> Result<()> {
+        both!(self, j => j.end_run(run, outcome, detail, tally), j.end_run(run, outcome, detail, tally))
+    }
 
-        let a = Client {
-            name: Some("Acme"),
-            email: Some("a@x.co"),
-            phone: None,
-        };
-        j.mark_sending(c, "a@x.co", 2, &a, 1000).unwrap();
-        let seen = Observed {
-            status: "pending".into(),
-            client_name: Some("Acme Corp".into()),
-            life: Lifecycle {
-                created_ms: Some(1500),
-                changed_ms: Some(1500),
-                ..Lifecycle::default()
-            },
-        };
-        j.mark_created(c, "a@x.co", "inv1", "http://x/invite/t", &seen)
-            .unwrap();
-        let b = Client {
-            email: Some("b@x.co"),
-            ..Client::default()
-        };
-        j.mark_sending(c, "b@x.co", 3, &b, 1001).unwrap();
-        drop(j);
-
-        let j = Journal::open(&path).unwrap();
-        assert_eq!(j.recover_sending(c).unwrap(), 1);
-        let b = j.get(c, "b@x.co").unwrap().unwrap();
-        assert_eq!(b.state, RowState::Unknown);
-        assert_eq!(b.attempt_at_ms, Some(1001));
-        let a = j.get(c, "a@x.co").unwrap().unwrap();
-        assert_eq!(
-            (a.state, a.invitation_id.as_deref()),
-            (RowState::Created, Some("inv1"))
-        );
-        // An invalid mark never overwrites a created row.
-        j.mark_invalid(c, "a@x.co", 2, None, "invalid_params", "x")
-            .unwrap();
-        assert_eq!(
-            j.get(c, "a@x.co").unwrap().unwrap().state,
-            RowState::Created
-        );
-        assert_eq!(a.client_name.as_deref(), Some("Acme Corp"));
-        assert_eq!(a.life.created_ms, Some(1500));
-        let all = j.entries(c).unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[1].client_name, None);
-        assert_eq!(j.refreshed_at(c).unwrap(), None);
-        j.set_refreshed_at(c, 99).unwrap();
-        assert_eq!(j.refreshed_at(c).unwrap(), Some(99));
-        let (states, statuses) = j.counts(c).unwrap();
-        assert_eq!(states.get("created"), Some(&1));
-        assert_eq!(states.get("unknown"), Some(&1));
-        assert_eq!(statuses.get("pending"), Some(&1));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
+    /// The campaign's latest run, if it has run.
+    pub async fn last_run(&self, c: CampaignId) -> Result<Option<RunRecord>> {
+        both!(self, j => j.last_run(c), j.last_run(c))
     }
 }

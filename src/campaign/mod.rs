@@ -14,14 +14,17 @@
 //! knows nothing of Rhai or of terminals: rows arrive already planned (see [`plan`]), a question for a person goes through the [`Confirm`] the front
 //! door supplies, and the summary goes back as data for the caller to present.
 //!
-//! Imports: `api`, `client`, `files`, `stop`. Must not import the engine (Rhai), `cron`,
+//! Imports: `api`, `client`, `files`, `state`, `stop`. Must not import the engine (Rhai), `cron`,
 //! `config` or the front doors.
 
 mod dry_run;
 pub mod existing;
 pub mod funnel;
 pub mod journal;
+mod journal_pg;
+mod journal_pg_batch;
 mod journal_schema;
+mod journal_sqlite;
 pub mod lock;
 pub mod operate;
 pub mod plan;
@@ -33,6 +36,7 @@ pub mod report_page;
 mod report_svg;
 pub mod results;
 mod run_loop;
+mod run_pipeline;
 pub mod runs;
 mod settings;
 mod settle;
@@ -43,7 +47,7 @@ pub use settings::{Confirm, Env, Settings};
 pub use summary::{CampaignError, Halt, Rows, Summary};
 
 use existing::Existing;
-use journal::Journal;
+use journal::{Journal, JournalError};
 use progress::Tally;
 use report::Report;
 use std::path::{Path, PathBuf};
@@ -58,18 +62,25 @@ pub fn run<'a>(
     if settings.name.trim().is_empty() {
         return Err(CampaignError::Setup("a campaign needs a name".into()));
     }
-    let journal = Journal::open(&journal_path(env.state_dir))?;
+    let journal = env
+        .handle
+        .block_on(Journal::open_at(env.state_dir, env.shared_state))?;
     let target = env.client.base_url().to_string();
     let fp = env.client.key().fingerprint();
     let existing = already_invited(env, settings)?;
 
+    let find = || {
+        env.handle
+            .block_on(journal.find_campaign(&target, &fp, &settings.name))
+    };
     if settings.dry_run {
-        let campaign = journal.find_campaign(&target, &fp, &settings.name)?;
+        let campaign = find()?;
         let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
         // A plan never overwrites a real run's report: it goes beside it.
         let mut planning = settings.clone();
         planning.report = settings.report.as_deref().map(plan_report_base);
         return dry_run::plan_only(
+            env.handle,
             &journal,
             campaign,
             &existing,
@@ -81,21 +92,34 @@ pub fn run<'a>(
     }
 
     if env.client.key().is_live() && !settings.yes {
-        let campaign = journal.find_campaign(&target, &fp, &settings.name)?;
+        let campaign = find()?;
         let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
         let mut quiet = settings.clone();
         quiet.report = None;
         quiet.keep_results = 0;
-        let plan = dry_run::plan_only(&journal, campaign, &existing, &quiet, rows, total, true)?;
+        let plan = dry_run::plan_only(
+            env.handle, &journal, campaign, &existing, &quiet, rows, total, true,
+        )?;
         confirm_live(env.confirm, &settings.name, &plan.tally)?;
     }
 
-    let _lock = lock::CampaignLock::acquire(env.state_dir, &target, &fp, &settings.name)
+    let _lock = env
+        .handle
+        .block_on(lock::CampaignLock::acquire_for(
+            &journal,
+            env.state_dir,
+            &target,
+            &fp,
+            &settings.name,
+        ))
         .map_err(CampaignError::Setup)?;
-    let campaign = journal.campaign(&target, &fp, &settings.name)?;
-    journal.recover_sending(campaign)?;
+    let campaign = env.handle.block_on(async {
+        let campaign = journal.campaign(&target, &fp, &settings.name).await?;
+        journal.recover_sending(campaign).await?;
+        Ok::<_, JournalError>(campaign)
+    })?;
     let (rows, total) = open_rows().map_err(CampaignError::Setup)?;
-    let run = journal.start_run(campaign)?;
+    let run = env.handle.block_on(journal.start_run(campaign))?;
     let report = match &settings.report {
         Some(base) => Some(Report::create(base).map_err(CampaignError::Setup)?),
         None => None,

@@ -4,12 +4,13 @@
 //! created that are still open. Returns data; presenting it is the caller's business.
 
 use super::funnel::{self, Funnel};
-use super::journal::{CampaignId, Entry, Journal, Observed, RowState, journal_path};
+use super::journal::{Batch, CampaignId, Entry, Journal, Observed, Op, RowState};
 use super::lock::CampaignLock;
 use super::refresh::Refreshed;
 use super::runs::RunRecord;
 use crate::api::Invitation;
 use crate::client::{ApiClient, ClientError};
+use crate::state::backend::PgTarget;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,15 +63,23 @@ pub struct Cleanup {
     pub would_cancel: u64,
 }
 
+/// Where the journal is: the state directory, or the state database when there is one.
+#[derive(Clone, Copy, Debug)]
+pub struct Place<'a> {
+    pub state_dir: &'a Path,
+    pub shared: Option<&'a PgTarget>,
+}
+
 /// The journal and the campaign's id, for this client's target and key.
-fn find(
-    state_dir: &Path,
+async fn find(
+    place: Place<'_>,
     client: &ApiClient,
     name: &str,
 ) -> Result<(Journal, CampaignId), OperateError> {
-    let journal = Journal::open(&journal_path(state_dir))?;
+    let journal = Journal::open_at(place.state_dir, place.shared).await?;
     let c = journal
-        .find_campaign(client.base_url(), &client.key().fingerprint(), name)?
+        .find_campaign(client.base_url(), &client.key().fingerprint(), name)
+        .await?
         .ok_or_else(|| {
             format!(
                 "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
@@ -83,22 +92,22 @@ fn find(
 /// Where a campaign stands. With `refresh`, every created invitation's status is first
 /// read from the API in one pass over its list (see [`refresh`](super::refresh)).
 pub async fn status(
-    state_dir: &Path,
+    place: Place<'_>,
     client: &ApiClient,
     name: &str,
     refresh: bool,
 ) -> Result<Status, OperateError> {
-    let (journal, c) = find(state_dir, client, name)?;
+    let (journal, c) = find(place, client, name).await?;
     if refresh {
         super::refresh::refresh(&journal, c, client, name).await?;
     }
-    let (rows, invitations) = journal.counts(c)?;
+    let (rows, invitations) = journal.counts(c).await?;
     Ok(Status {
         name: name.to_string(),
         target: client.base_url().to_string(),
         rows,
         invitations,
-        last_run: journal.last_run(c)?,
+        last_run: journal.last_run(c).await?,
     })
 }
 
@@ -113,19 +122,19 @@ pub struct Report {
 }
 
 pub async fn report(
-    state_dir: &Path,
+    place: Place<'_>,
     client: &ApiClient,
     name: &str,
     refresh: bool,
 ) -> Result<Report, OperateError> {
-    let (journal, c) = find(state_dir, client, name)?;
+    let (journal, c) = find(place, client, name).await?;
     let refreshed = if refresh {
         Some(super::refresh::refresh(&journal, c, client, name).await?)
     } else {
         None
     };
-    let rows = journal.entries(c)?;
-    let refreshed_at = journal.refreshed_at(c)?;
+    let rows = journal.entries(c).await?;
+    let refreshed_at = journal.refreshed_at(c).await?;
     // Never refreshed: the statuses are what the last run recorded, as of its last write.
     let as_of = refreshed_at.or_else(|| rows.iter().map(|e| e.updated_at_ms).max());
     let funnel = funnel::compute(
@@ -145,15 +154,16 @@ pub async fn report(
 /// Cancels every invitation the campaign created that is still pending, in progress or
 /// failed. Holds the campaign's lock so it never races a run.
 pub async fn cleanup(
-    state_dir: &Path,
+    place: Place<'_>,
     client: &ApiClient,
     name: &str,
     dry_run: bool,
 ) -> Result<Cleanup, OperateError> {
-    let (journal, c) = find(state_dir, client, name)?;
+    let (journal, c) = find(place, client, name).await?;
     let fp = client.key().fingerprint();
-    let _lock = CampaignLock::acquire(state_dir, client.base_url(), &fp, name)?;
-    let created = journal.in_state(c, RowState::Created)?;
+    let _lock =
+        CampaignLock::acquire_for(&journal, place.state_dir, client.base_url(), &fp, name).await?;
+    let created = journal.in_state(c, RowState::Created).await?;
     let mut out = Cleanup::default();
     let open_rows: Vec<_> = created
         .into_iter()
@@ -178,22 +188,30 @@ pub async fn cleanup(
             .buffer_unordered(8)
             .collect()
             .await;
+    let mut batch = Batch::default();
+    let mut observe = |key: String, inv: &Invitation| {
+        batch.push(Op::Observe {
+            key,
+            seen: Observed::of(inv),
+        })
+    };
     for (key, id, result) in results {
         match result {
             Ok(inv) => {
                 out.cancelled += 1;
-                journal.observe(c, &key, &Observed::of(&inv))?;
+                observe(key, &inv);
             }
             // Completed, cancelled or expired since we last looked: note its status.
             Err(ClientError::Api(e)) if e.status == 400 => match client.get_invitation(&id).await {
                 Ok(inv) => {
                     out.closed += 1;
-                    journal.observe(c, &key, &Observed::of(&inv))?;
+                    observe(key, &inv);
                 }
                 Err(_) => out.failed += 1,
             },
             Err(_) => out.failed += 1,
         }
     }
+    journal.commit(c, &batch).await?;
     Ok(out)
 }

@@ -8,7 +8,7 @@
 //! reaches invitations created before the campaign's oldest one. An invitation the list
 //! no longer shows keeps its last known state and is counted as missing.
 
-use super::journal::{CampaignId, Journal, Observed, RowState};
+use super::journal::{Batch, CampaignId, Journal, Observed, Op, RowState};
 use super::operate::OperateError;
 use crate::api::ListInvitations;
 use crate::client::ApiClient;
@@ -36,7 +36,7 @@ pub async fn refresh(
     client: &ApiClient,
     name: &str,
 ) -> Result<Refreshed, OperateError> {
-    let created = journal.in_state(c, RowState::Created)?;
+    let created = journal.in_state(c, RowState::Created).await?;
     // Rows from before lifecycle times were kept have no creation time: then the walk
     // cannot stop early on age, only when every invitation has been seen.
     let oldest = created
@@ -80,11 +80,14 @@ pub async fn refresh(
     }
     out.updated = seen.len() as u64;
     out.missing = wanted.len() as u64;
-    journal.begin()?;
-    for (key, observed) in &seen {
-        journal.observe(c, key, observed)?;
-    }
-    journal.set_refreshed_at(c, chrono::Utc::now().timestamp_millis())?;
-    journal.commit()?;
+    let batch = Batch {
+        ops: seen
+            .into_iter()
+            .map(|(key, seen)| Op::Observe { key, seen })
+            .collect(),
+        run: None,
+        refreshed_at_ms: Some(chrono::Utc::now().timestamp_millis()),
+    };
+    journal.commit(c, &batch).await?;
     Ok(out)
 }

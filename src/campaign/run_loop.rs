@@ -6,7 +6,9 @@
 //! settling and reconciling of lost answers is in [`super::settle`].
 
 use super::existing::Existing;
-use super::journal::{CampaignId, Client, Journal, JournalError, Observed, RowState};
+use super::journal::{
+    Batch, CampaignId, Client, Entry, Journal, JournalError, Observed, Op, RowState,
+};
 use super::plan::{Planned, SourceRow, key_hash};
 use super::progress::{Ending, Progress, Tally};
 use super::reconcile::SkewMeter;
@@ -22,7 +24,7 @@ use crate::api::Invitation;
 use crate::client::ClientError;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub(super) fn now_ms() -> i64 {
@@ -59,7 +61,7 @@ pub(super) fn send(
     let mut run = Run {
         env,
         settings,
-        journal,
+        journal: std::rc::Rc::new(journal),
         campaign,
         run_id,
         report,
@@ -75,6 +77,7 @@ pub(super) fn send(
         skew: SkewMeter::default(),
         unreachable_streak: 0,
         halted: None,
+        batch: Batch::default(),
     };
     env.handle.block_on(run.execute(rows));
     let paths = run.report.as_ref().map(|r| {
@@ -88,7 +91,9 @@ pub(super) fn send(
         run.halted = Some(Halt::Journal(e));
     }
     if let Some(skew) = run.skew.skew() {
-        let _ = run.journal.set_clock_offset(campaign, skew.offset_ms);
+        let _ = env
+            .handle
+            .block_on(run.journal.set_clock_offset(campaign, skew.offset_ms));
     }
     let (outcome, detail) = match &run.halted {
         None => (Outcome::Finished, None),
@@ -96,9 +101,11 @@ pub(super) fn send(
         Some(Halt::Api(e)) => (Outcome::Halted, Some(e.to_string())),
         Some(Halt::Journal(e)) => (Outcome::Halted, Some(e.clone())),
     };
-    if let Err(e) = run
-        .journal
-        .end_run(run_id, outcome, detail.as_deref(), &run.tally)
+    if let Err(e) =
+        env.handle.block_on(
+            run.journal
+                .end_run(run_id, outcome, detail.as_deref(), &run.tally),
+        )
     {
         tracing::warn!("campaign: could not record how the run ended: {e}");
     }
@@ -127,8 +134,11 @@ pub(super) fn send(
     }
 }
 
+/// The creates in flight.
+pub(super) type Inflight = FuturesUnordered<tokio::task::JoinHandle<Attempt>>;
+
 /// One create and what came of it.
-struct Attempt {
+pub(super) struct Attempt {
     planned: Planned,
     sent_ms: i64,
     received_ms: i64,
@@ -138,7 +148,8 @@ struct Attempt {
 pub(super) struct Run<'e, 's> {
     pub(super) env: &'e Env<'e>,
     pub(super) settings: &'s Settings,
-    pub(super) journal: Journal,
+    /// Shared with the commit a pipelined send loop has in flight.
+    pub(super) journal: std::rc::Rc<Journal>,
     pub(super) campaign: CampaignId,
     pub(super) run_id: RunId,
     pub(super) report: Option<Report>,
@@ -157,6 +168,8 @@ pub(super) struct Run<'e, 's> {
     pub(super) skew: SkewMeter,
     pub(super) unreachable_streak: usize,
     pub(super) halted: Option<Halt>,
+    /// Writes waiting for the next commit (see [`Run::flush`]).
+    pub(super) batch: Batch,
 }
 
 impl Run<'_, '_> {
@@ -188,6 +201,15 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Commits the writes gathered so far, with the run's counts; false (and the run
+    /// halted) when they may not be durable.
+    pub(super) async fn flush(&mut self) -> bool {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.run = Some((self.run_id, self.tally));
+        let r = self.journal.commit(self.campaign, &batch).await;
+        self.journal(r).is_some()
+    }
+
     pub(super) fn stopped(&self) -> bool {
         self.halted.is_some() || self.env.stop.is_set()
     }
@@ -195,15 +217,16 @@ impl Run<'_, '_> {
     async fn execute(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>) {
         self.reconcile_earlier().await;
         if !self.stopped() {
-            self.pump(rows, false).await;
+            self.send_rows(rows, false).await;
         }
+        self.flush().await;
         for _ in 0..self.settings.passes {
             if self.lost.is_empty() || self.stopped() {
                 break;
             }
             let resend = self.reconcile_lost().await;
             if !resend.is_empty() && !self.stopped() {
-                self.pump(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
+                self.send_rows(Box::new(resend.into_iter().map(SourceRow::Ready)), true)
                     .await;
             }
         }
@@ -221,6 +244,7 @@ impl Run<'_, '_> {
             let line = self
                 .journal
                 .get(self.campaign, &key)
+                .await
                 .ok()
                 .flatten()
                 .and_then(|e| e.line)
@@ -239,6 +263,7 @@ impl Run<'_, '_> {
                 Some("created by an earlier run that stopped before recording it"),
             ));
         }
+        self.flush().await;
         if self.halted.is_none() && self.env.stop.is_set() {
             self.halted = Some(Halt::Interrupted(
                 self.env.stop.reason().unwrap_or_else(|| "stopped".into()),
@@ -249,81 +274,138 @@ impl Run<'_, '_> {
     /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
     ///
     /// Journal writes are grouped: answers and new `sending` marks accumulate in one
-    /// transaction, which is committed just before the new creates are spawned — so a
-    /// `sending` mark is always durable before its request leaves, at one commit per batch
-    /// rather than two per row. A crash between an answer and the next commit leaves that
-    /// row `sending`, which the next run reconciles: slower, never wrong.
+    /// [`Batch`], committed just before the new creates are spawned — so a `sending` mark
+    /// is always durable before its request leaves, at one commit per turn rather than two
+    /// per row; the rows a turn admits are looked up together. A crash between an answer
+    /// and the next commit leaves that row `sending`, which the next run reconciles:
+    /// slower, never wrong.
+    /// The send loop for the journal's home: one commit per turn before that turn's
+    /// creates leave (SQLite), or commits pipelined with the creates (PostgreSQL, see
+    /// [`super::run_pipeline`]).
+    async fn send_rows(&mut self, rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
+        if self.journal.marks_ahead() {
+            self.pump_pipelined(rows, resend).await
+        } else {
+            self.pump(rows, resend).await
+        }
+    }
+
+    /// Feeds rows into up to `concurrency` creates in flight, recording each answer.
+    ///
+    /// Journal writes are grouped: answers and new `sending` marks accumulate in one
+    /// [`Batch`], committed just before the new creates are spawned — so a `sending` mark
+    /// is always durable before its request leaves, at one commit per turn rather than two
+    /// per row; the rows a turn admits are looked up together. A crash between an answer
+    /// and the next commit leaves that row `sending`, which the next run reconciles:
+    /// slower, never wrong.
     async fn pump(&mut self, mut rows: Box<dyn Iterator<Item = SourceRow> + '_>, resend: bool) {
         use futures::FutureExt;
         let mut inflight = FuturesUnordered::new();
         let mut exhausted = false;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let conc = self.settings.concurrency.max(1);
         loop {
-            let begun = self.journal.begin();
-            self.journal(begun);
             // Take every answer that is already in, without waiting.
             while let Some(Some(done)) = inflight.next().now_or_never() {
                 self.finish(done);
             }
-            let mut launch = vec![];
-            while !exhausted
-                && !self.stopped()
-                && inflight.len() + launch.len() < self.settings.concurrency.max(1)
-            {
-                match rows.next() {
-                    None => exhausted = true,
-                    Some(row) => {
-                        if let Some(planned) = self.admit(row, resend) {
-                            launch.push(planned);
-                        }
+            let mut staged = VecDeque::new();
+            'fill: while !exhausted && !self.stopped() {
+                let free = conc.saturating_sub(inflight.len() + staged.len());
+                if free == 0 {
+                    break;
+                }
+                let chunk: Vec<SourceRow> = rows.by_ref().take(free).collect();
+                exhausted = chunk.len() < free;
+                let Some(known) = self.lookup(&chunk, resend).await else {
+                    break;
+                };
+                for row in chunk {
+                    if self.stopped() {
+                        break 'fill;
+                    }
+                    if let Some(planned) = self.admit(row, resend, &known) {
+                        staged.push_back(planned);
                     }
                 }
             }
             // The run's counts so far go with the batch, so a killed run's record is as
             // current as its rows.
-            let saved = self.journal.save_run(self.run_id, &self.tally);
-            self.journal(saved);
-            let committed = self.journal.commit();
-            if self.journal(committed).is_none() {
+            if !self.flush().await {
                 // The marks may not be on disk: sending now could not be reconciled.
-                launch.clear();
+                staged.clear();
             }
-            for planned in launch {
-                self.tally.sent += 1;
-                if resend {
-                    self.tally.retried += 1;
-                }
-                let client = self.env.client.clone();
-                let sent_ms = now_ms();
-                inflight.push(self.env.handle.spawn(async move {
-                    let result = client.create_invitation(&planned.params).await;
-                    Attempt {
-                        planned,
-                        sent_ms,
-                        received_ms: now_ms(),
-                        result,
-                    }
-                }));
-            }
+            self.launch(&mut staged, &mut inflight, resend, false);
             if inflight.is_empty() && (exhausted || self.stopped()) {
                 break;
             }
             tokio::select! {
-                Some(done) = inflight.next() => {
-                    let begun = self.journal.begin();
-                    self.journal(begun);
-                    self.finish(done);
-                }
+                Some(done) = inflight.next() => self.finish(done),
                 _ = tick.tick() => self.progress.update(&self.tally),
             }
         }
-        let saved = self.journal.save_run(self.run_id, &self.tally);
-        self.journal(saved);
-        let committed = self.journal.commit();
-        self.journal(committed);
+        self.flush().await;
     }
 
-    fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
+    /// Sends rows whose `sending` marks are durable into the free slots. Rows marked
+    /// ahead (`hold_when_stopped`) stay unsent once the run is stopped.
+    pub(super) fn launch(
+        &mut self,
+        ready: &mut VecDeque<Planned>,
+        inflight: &mut Inflight,
+        resend: bool,
+        hold_when_stopped: bool,
+    ) {
+        while inflight.len() < self.settings.concurrency.max(1)
+            && !(hold_when_stopped && self.stopped())
+        {
+            let Some(planned) = ready.pop_front() else {
+                break;
+            };
+            self.tally.sent += 1;
+            if resend {
+                self.tally.retried += 1;
+            }
+            let client = self.env.client.clone();
+            let sent_ms = now_ms();
+            inflight.push(self.env.handle.spawn(async move {
+                let result = client.create_invitation(&planned.params).await;
+                Attempt {
+                    planned,
+                    sent_ms,
+                    received_ms: now_ms(),
+                    result,
+                }
+            }));
+        }
+    }
+
+    /// What the journal knows of the rows about to be admitted, in one lookup (`None`,
+    /// and the run halted, if it cannot be read). A resend needs none: those rows were
+    /// just reconciled.
+    pub(super) async fn lookup(
+        &mut self,
+        chunk: &[SourceRow],
+        resend: bool,
+    ) -> Option<HashMap<String, Entry>> {
+        let keys: Vec<&str> = match resend {
+            true => vec![],
+            false => chunk
+                .iter()
+                .filter_map(|r| match r {
+                    SourceRow::Ready(p) => Some(p.key.as_str()),
+                    SourceRow::Invalid(_) => None,
+                })
+                .collect(),
+        };
+        if keys.is_empty() {
+            return Some(HashMap::new());
+        }
+        let r = self.journal.get_many(self.campaign, &keys).await;
+        self.journal(r)
+    }
+
+    pub(super) fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
         match done {
             Ok(attempt) => self.complete(attempt),
             // A create task that died cannot tell us what it did: its row stays `sending`
@@ -334,19 +416,22 @@ impl Run<'_, '_> {
 
     /// Decides what to do with one row; returns it if it is to be sent (its `sending` mark
     /// is written, to be committed before it leaves).
-    fn admit(&mut self, row: SourceRow, resend: bool) -> Option<Planned> {
+    pub(super) fn admit(
+        &mut self,
+        row: SourceRow,
+        resend: bool,
+        known: &HashMap<String, Entry>,
+    ) -> Option<Planned> {
         let planned = match row {
             SourceRow::Invalid(p) => {
                 if let Some(k) = &p.key {
-                    let r = self.journal.mark_invalid(
-                        self.campaign,
-                        k,
-                        p.line,
-                        p.name.as_deref(),
-                        "invalid_params",
-                        &p.message,
-                    );
-                    self.journal(r);
+                    self.batch.push(Op::Invalid {
+                        key: k.clone(),
+                        line: p.line,
+                        client_name: p.name.clone(),
+                        code: "invalid_params".into(),
+                        message: p.message.clone(),
+                    });
                 }
                 self.record(invalid_result(&p));
                 return None;
@@ -357,10 +442,11 @@ impl Run<'_, '_> {
             let h = key_hash(&planned.key);
             if let Some(first) = self.seen.get(&h) {
                 let first = *first;
-                let r =
-                    self.journal
-                        .mark_duplicate(self.campaign, planned.line, &planned.key, first);
-                self.journal(r);
+                self.batch.push(Op::Duplicate {
+                    line: planned.line,
+                    key: planned.key.clone(),
+                    first_line: first,
+                });
                 self.record(duplicate_result(&planned, first));
                 return None;
             }
@@ -374,10 +460,9 @@ impl Run<'_, '_> {
                 ));
                 return None;
             }
-            let entry = self.journal.get(self.campaign, &planned.key);
-            match self.journal(entry)? {
+            match known.get(&planned.key) {
                 Some(e) if e.state == RowState::Created => {
-                    self.record(earlier_result(&planned, &e));
+                    self.record(earlier_result(&planned, e));
                     return None;
                 }
                 // Sending again what this campaign may have sent is reconciliation's call.
@@ -396,60 +481,60 @@ impl Run<'_, '_> {
                         .find(planned.email.as_deref(), planned.phone.as_deref())
                         .cloned();
                     if let Some(inv) = found {
-                        let marked = self.journal.mark_existing(
-                            self.campaign,
-                            &planned.key,
-                            planned.line,
-                            &inv.id,
-                            &inv.url,
-                            inv.status.as_str(),
-                        );
-                        self.journal(marked);
+                        self.batch.push(Op::Existing {
+                            key: planned.key.clone(),
+                            line: planned.line,
+                            invitation_id: inv.id.clone(),
+                            url: inv.url.clone(),
+                            status: inv.status.as_str().to_string(),
+                        });
                         self.record(existing_result(&planned, &inv));
                         return None;
                     }
                 }
             }
         }
-        let sent_ms = now_ms();
-        let marked = self.journal.mark_sending(
-            self.campaign,
-            &planned.key,
-            planned.line,
-            &Client {
-                name: planned.params.client_name.as_deref(),
-                email: planned.email.as_deref(),
-                phone: planned.phone.as_deref(),
+        self.batch.push(Op::Sending {
+            key: planned.key.clone(),
+            line: planned.line,
+            client: Client {
+                name: planned.params.client_name.clone(),
+                email: planned.email.clone(),
+                phone: planned.phone.clone(),
             },
-            sent_ms,
-        );
-        self.journal(marked)?;
+            attempt_at_ms: now_ms(),
+        });
         Some(planned)
     }
 
     fn fail(&mut self, p: &Planned, state: RowState, action: Action, code: &str, message: &str) {
-        let r = self
-            .journal
-            .mark(self.campaign, &p.key, state, Some(code), Some(message));
-        self.journal(r);
+        self.batch.push(Op::Mark {
+            key: p.key.clone(),
+            state,
+            code: Some(code.into()),
+            message: Some(message.into()),
+        });
         self.record(unsent_result(p, action, code, message));
     }
 
     /// Records in the journal that an invitation exists for this row.
     pub(super) fn journal_created(&mut self, key: &str, inv: &Invitation) {
-        let seen = Observed::of(inv);
-        let r = self
-            .journal
-            .mark_created(self.campaign, key, &inv.id, &inv.url, &seen);
-        self.journal(r);
+        self.batch.push(Op::Created {
+            key: key.to_string(),
+            invitation_id: inv.id.clone(),
+            url: inv.url.clone(),
+            seen: Observed::of(inv),
+        });
     }
 
     /// Makes a row sendable again: reconciliation showed its attempt created nothing.
     pub(super) fn journal_replan(&mut self, key: &str) {
-        let r = self
-            .journal
-            .mark(self.campaign, key, RowState::Planned, None, None);
-        self.journal(r);
+        self.batch.push(Op::Mark {
+            key: key.to_string(),
+            state: RowState::Planned,
+            code: None,
+            message: None,
+        });
     }
 
     fn complete(&mut self, a: Attempt) {
@@ -465,14 +550,12 @@ impl Run<'_, '_> {
                 self.record(created_result(p, inv, Action::Created, None));
             }
             Err(e) if e.is_outcome_unknown() => {
-                let r = self.journal.mark(
-                    self.campaign,
-                    &p.key,
-                    RowState::Unknown,
-                    Some("outcome_unknown"),
-                    Some(&e.to_string()),
-                );
-                self.journal(r);
+                self.batch.push(Op::Mark {
+                    key: p.key.clone(),
+                    state: RowState::Unknown,
+                    code: Some("outcome_unknown".into()),
+                    message: Some(e.to_string()),
+                });
                 self.last_lost_ms = now_ms();
                 self.lost.push(a.planned);
             }

@@ -56,6 +56,9 @@ pub struct Env<'a> {
     pub handle: &'a Handle,
     pub stop: &'a Stop,
     pub state_dir: &'a Path,
+    /// The shared state database, when `--state-url` names one: the journal and the
+    /// campaign's lock live there instead of in the state directory.
+    pub shared_state: Option<&'a crate::state::backend::PgTarget>,
     pub confirm: &'a Confirm,
 }
 

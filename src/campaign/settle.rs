@@ -18,8 +18,11 @@ impl Run<'_, '_> {
     /// Rows an earlier run left `unknown` (or killed mid-send) are settled before anything
     /// is sent: adopted if the server has them, otherwise made sendable again.
     pub(super) async fn reconcile_earlier(&mut self) {
-        let Some(entries) = self.journal(self.journal.in_state(self.campaign, RowState::Unknown))
-        else {
+        let found = self
+            .journal
+            .in_state(self.campaign, RowState::Unknown)
+            .await;
+        let Some(entries) = self.journal(found) else {
             return;
         };
         if entries.is_empty() {
@@ -35,7 +38,7 @@ impl Run<'_, '_> {
         );
         let newest = entries.iter().map(|e| e.updated_at_ms).max().unwrap_or(0);
         self.settle_until(newest).await;
-        let skew = match self.journal.clock_offset(self.campaign) {
+        let skew = match self.journal.clock_offset(self.campaign).await {
             Ok(Some(offset_ms)) => Skew {
                 offset_ms,
                 margin_ms: 5_000,
@@ -67,6 +70,7 @@ impl Run<'_, '_> {
             }
             Err(e) => self.halted = Some(Halt::Api(e)),
         }
+        self.flush().await;
         self.progress.phase_done(&self.tally);
     }
 
@@ -98,6 +102,7 @@ impl Run<'_, '_> {
             ),
         );
         let resend = self.reconcile_lost_rows(lost).await;
+        self.flush().await;
         self.progress.phase_done(&self.tally);
         resend
     }
@@ -108,17 +113,20 @@ impl Run<'_, '_> {
             self.lost = lost;
             return vec![];
         }
-        let attempts: HashMap<String, i64> =
-            match self.journal(self.journal.in_state(self.campaign, RowState::Unknown)) {
-                Some(entries) => entries
-                    .into_iter()
-                    .map(|e| (e.key, e.attempt_at_ms.unwrap_or(e.updated_at_ms)))
-                    .collect(),
-                None => {
-                    self.lost = lost;
-                    return vec![];
-                }
-            };
+        let unknown = self
+            .journal
+            .in_state(self.campaign, RowState::Unknown)
+            .await;
+        let attempts: HashMap<String, i64> = match self.journal(unknown) {
+            Some(entries) => entries
+                .into_iter()
+                .map(|e| (e.key, e.attempt_at_ms.unwrap_or(e.updated_at_ms)))
+                .collect(),
+            None => {
+                self.lost = lost;
+                return vec![];
+            }
+        };
         let pending: Vec<Pending> = lost
             .iter()
             .map(|p| Pending {

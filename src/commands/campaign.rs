@@ -5,7 +5,8 @@
 use super::output;
 use super::session::Session;
 use crate::campaign::journal::Journal;
-use crate::campaign::{journal_path, operate, report_page};
+use crate::campaign::operate::Place;
+use crate::campaign::{operate, report_page};
 use crate::client::ApiClient;
 use crate::config::{CampaignAction, Config};
 use crate::error::Error;
@@ -29,18 +30,23 @@ fn line(counts: &BTreeMap<String, i64>) -> String {
 }
 
 pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> Result<(), Error> {
-    let state_dir = config.state_dir()?.to_path_buf();
+    let dir = config.state_dir()?.to_path_buf();
+    let shared = config.state.postgres();
+    let state_dir = Place {
+        state_dir: &dir,
+        shared: shared.as_ref(),
+    };
     let session = Session::open(config, runtime)?;
     let client = ApiClient::new(session.api.clone()).map_err(|e| Error::Usage(e.to_string()))?;
     let outcome = match action {
-        CampaignAction::List => list(config, &state_dir, &client),
+        CampaignAction::List => list(config, runtime, state_dir, &client),
         // With no name, the campaigns there are: what a person wanted to see.
-        CampaignAction::Status { name: None, .. } => list(config, &state_dir, &client),
+        CampaignAction::Status { name: None, .. } => list(config, runtime, state_dir, &client),
         CampaignAction::Status {
             name: Some(name),
             refresh,
         } => runtime
-            .block_on(operate::status(&state_dir, &client, name, *refresh))
+            .block_on(operate::status(state_dir, &client, name, *refresh))
             .map_err(Error::from)
             .map(|s| {
                 if config.json {
@@ -65,7 +71,7 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
                 }
             }),
         CampaignAction::Cleanup { name, dry_run, yes } => {
-            cleanup(config, runtime, &state_dir, &client, name, *dry_run, *yes)
+            cleanup(config, runtime, state_dir, &client, name, *dry_run, *yes)
         }
         CampaignAction::Report { name, out, refresh } => {
             let ask = ReportAsk {
@@ -73,16 +79,20 @@ pub fn execute(config: &Config, runtime: &Runtime, action: &CampaignAction) -> R
                 out: out.as_deref(),
                 refresh: *refresh,
             };
-            report(config, runtime, &state_dir, &client, &ask)
+            report(config, runtime, state_dir, &client, &ask)
         }
     };
     session.close(runtime);
     outcome
 }
 
-fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Result<(), Error> {
-    let path = journal_path(state_dir);
-    if !path.exists() {
+fn list(
+    config: &Config,
+    runtime: &Runtime,
+    place: Place<'_>,
+    client: &ApiClient,
+) -> Result<(), Error> {
+    if !Journal::exists_at(place.state_dir, place.shared) {
         if !config.json {
             println!("no campaigns yet");
         } else {
@@ -90,15 +100,18 @@ fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Res
         }
         return Ok(());
     }
-    let journal = Journal::open(&path).map_err(|e| Error::Usage(e.to_string()))?;
-    let all = journal
-        .campaigns(&client.key().fingerprint())
-        .map_err(|e| Error::Usage(e.to_string()))?;
     let usage = |e: crate::campaign::journal::JournalError| Error::Usage(e.to_string());
-    let mut runs = Vec::with_capacity(all.len());
-    for c in &all {
-        runs.push(journal.last_run(c.id).map_err(usage)?);
-    }
+    let (all, runs) = runtime
+        .block_on(async {
+            let journal = Journal::open_at(place.state_dir, place.shared).await?;
+            let all = journal.campaigns(&client.key().fingerprint()).await?;
+            let mut runs = Vec::with_capacity(all.len());
+            for c in &all {
+                runs.push(journal.last_run(c.id).await?);
+            }
+            Ok((all, runs))
+        })
+        .map_err(usage)?;
     if config.json {
         let items: Vec<_> = all
             .iter()
@@ -149,7 +162,7 @@ fn list(config: &Config, state_dir: &std::path::Path, client: &ApiClient) -> Res
 fn cleanup(
     config: &Config,
     runtime: &Runtime,
-    state_dir: &std::path::Path,
+    state_dir: Place<'_>,
     client: &ApiClient,
     name: &str,
     dry_run: bool,
@@ -210,7 +223,7 @@ struct ReportAsk<'a> {
 fn report(
     config: &Config,
     runtime: &Runtime,
-    state_dir: &std::path::Path,
+    state_dir: Place<'_>,
     client: &ApiClient,
     ask: &ReportAsk<'_>,
 ) -> Result<(), Error> {

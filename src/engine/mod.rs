@@ -91,8 +91,15 @@ pub fn build(opts: HostOptions) -> Engine {
     engine.register_static_module("csv", modules::csv::module().into());
     engine.register_static_module(
         "campaign",
-        modules::campaign::module(host.clone(), opts.state_dir.clone(), opts.campaign.clone())
-            .into(),
+        modules::campaign::module(
+            host.clone(),
+            modules::campaign::Places {
+                dir: opts.state_dir.clone(),
+                shared: opts.shared_state.clone(),
+            },
+            opts.campaign.clone(),
+        )
+        .into(),
     );
     engine.register_static_module("json", modules::json::module().into());
     engine.register_static_module("time", modules::time::module().into());

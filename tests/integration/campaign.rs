@@ -11,7 +11,7 @@ use zavu_script::api::ListInvitations;
 use zavu_script::sandbox::SandboxOptions;
 
 /// A CSV of `n` valid clients, plus the invalid rows given.
-fn clients_csv(dir: &Path, n: usize, invalid: &[&str]) -> PathBuf {
+pub(crate) fn clients_csv(dir: &Path, n: usize, invalid: &[&str]) -> PathBuf {
     let mut text =
         String::from("clientName,clientEmail,clientPhone,allowedPhoneCountries,expiresInDays\n");
     for i in 0..n {
@@ -37,7 +37,7 @@ fn example_csv(dir: &Path) -> PathBuf {
 }
 
 /// Every invitation on the sandbox, counted by client email.
-async fn emails(sb: &TestSandbox) -> HashMap<String, usize> {
+pub(crate) async fn emails(sb: &TestSandbox) -> HashMap<String, usize> {
     let client = sb.client();
     let mut out = HashMap::new();
     let mut params = ListInvitations {
@@ -58,7 +58,7 @@ async fn emails(sb: &TestSandbox) -> HashMap<String, usize> {
     out
 }
 
-fn onboard(sb: &TestSandbox, state: &Path, csv: &Path) -> std::process::Command {
+pub(crate) fn onboard(sb: &TestSandbox, state: &Path, csv: &Path) -> std::process::Command {
     let mut c = cmd(state);
     c.current_dir(repo())
         .env("ZAVUDEV_API_KEY", &sb.key)
@@ -84,7 +84,7 @@ fn dry_run(sb: &TestSandbox, state: &Path, csv: &Path) -> std::process::Command 
     c
 }
 
-async fn output(mut c: std::process::Command) -> crate::support::Done {
+pub(crate) async fn output(mut c: std::process::Command) -> crate::support::Done {
     let out = tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap();

@@ -8,7 +8,7 @@
 
 use super::csv::{CsvRows, CsvStream, row_map};
 use super::zavu::{Zavu, ZavuHost};
-use crate::campaign::operate::OperateError;
+use crate::campaign::operate::{OperateError, Place};
 use crate::campaign::plan::{self, Problem, SourceRow};
 use crate::campaign::results::RowResult;
 use crate::campaign::{self, CampaignError, Env, Halt, Rows, Settings, Summary};
@@ -285,16 +285,28 @@ fn summary_map(s: &Summary) -> Dynamic {
     Dynamic::from_map(m)
 }
 
-fn state_dir(dir: &Option<PathBuf>) -> RhaiResult<&PathBuf> {
-    dir.as_ref().ok_or_else(|| {
+/// Where campaigns keep their journal: the state directory, and the state database when
+/// `--state-url` names one.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    pub dir: Option<PathBuf>,
+    pub shared: Option<crate::state::backend::PgTarget>,
+}
+
+fn state_dir(places: &Places) -> RhaiResult<Place<'_>> {
+    let dir = places.dir.as_ref().ok_or_else(|| -> Box<EvalAltResult> {
         "campaigns need a state directory for their journal; this command has none".into()
+    })?;
+    Ok(Place {
+        state_dir: dir,
+        shared: places.shared.as_ref(),
     })
 }
 
 fn run(
     ctx: NativeCallContext,
     host: &ZavuHost,
-    dir: &Option<PathBuf>,
+    dir: &Places,
     defaults: &CampaignDefaults,
     map: Map,
 ) -> RhaiResult<Dynamic> {
@@ -309,7 +321,8 @@ fn run(
         client: zavu.client(),
         handle: bridge.handle(),
         stop: bridge.stop(),
-        state_dir: dir,
+        state_dir: dir.state_dir,
+        shared_state: dir.shared,
         confirm: &defaults.confirm,
     };
     if let (Source::Csv(stream), None) = (&opts.source, &opts.params) {
@@ -381,11 +394,7 @@ fn run(
     }
 }
 
-pub fn module(
-    host: Arc<ZavuHost>,
-    state_dir: Option<PathBuf>,
-    defaults: CampaignDefaults,
-) -> Module {
+pub fn module(host: Arc<ZavuHost>, state_dir: Places, defaults: CampaignDefaults) -> Module {
     let mut m = Module::new();
     let (h, d, c) = (host.clone(), state_dir.clone(), defaults.clone());
     FuncRegistration::new("run")
@@ -488,12 +497,7 @@ fn settled<T>(
     }
 }
 
-fn status(
-    host: &ZavuHost,
-    dir: &Option<PathBuf>,
-    name: &str,
-    refresh: bool,
-) -> RhaiResult<Dynamic> {
+fn status(host: &ZavuHost, dir: &Places, name: &str, refresh: bool) -> RhaiResult<Dynamic> {
     let dir = state_dir(dir)?;
     let zavu = host.default_zavu()?;
     let s = settled(
@@ -513,12 +517,7 @@ fn status(
     Ok(Dynamic::from_map(m))
 }
 
-fn report(
-    host: &ZavuHost,
-    dir: &Option<PathBuf>,
-    name: &str,
-    options: &Map,
-) -> RhaiResult<Dynamic> {
+fn report(host: &ZavuHost, dir: &Places, name: &str, options: &Map) -> RhaiResult<Dynamic> {
     const REPORT_OPTIONS: &[&str] = &["refresh", "html"];
     let bad = |m: String| -> Box<EvalAltResult> { format!("campaign::report: {m}").into() };
     for k in options.keys() {
@@ -558,7 +557,7 @@ fn report(
     Ok(to_dynamic(&value))
 }
 
-fn cleanup(host: &ZavuHost, dir: &Option<PathBuf>, name: &str) -> RhaiResult<Dynamic> {
+fn cleanup(host: &ZavuHost, dir: &Places, name: &str) -> RhaiResult<Dynamic> {
     let dir = state_dir(dir)?;
     let zavu = host.default_zavu()?;
     let c = settled(

@@ -31,13 +31,33 @@ impl Conn {
 
 /// Connects as `role` (e.g. `cron`, `state status`), from inside a tokio runtime.
 pub async fn connect(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
+    connect_with(target, role, "").await
+}
+
+/// Like [`connect`], for a connection whose session holds a lock: the server probes the
+/// client every few seconds when idle (TCP keepalives) and ends the session — releasing
+/// its locks — about 25 s after a machine stops answering, instead of the system default
+/// of hours; the client probes the server likewise.
+pub async fn connect_holding(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
+    connect_with(
+        target,
+        role,
+        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+    )
+    .await
+}
+
+async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Conn, StateError> {
     let mut config = target.config();
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(10));
     config.application_name(format!(
         "zavu-script {role} on {} (process {})",
         crate::state::replica::hostname(),
         std::process::id()
     ));
-    config.options(format!("-c search_path={SCHEMA}"));
+    config.options(format!("-c search_path={SCHEMA}{options}"));
     let (client, connection) = config
         .connect(tokio_postgres::NoTls)
         .await

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "store",
         include_str!("../../../migrations/postgres/0002_store.sql"),
     ),
+    (
+        3,
+        "campaigns",
+        include_str!("../../../migrations/postgres/0003_campaigns.sql"),
+    ),
 ];
 
 /// The advisory-lock key migrations serialize on (any constant; the text is "zavu-mig").

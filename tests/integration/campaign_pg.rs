@@ -1,0 +1,213 @@
+//! A campaign whose journal is in PostgreSQL, run from two machines (two state
+//! directories, one database) against one sandbox with injected errors and lost answers:
+//! a second runner is refused while the first holds the campaign, naming it; a runner
+//! killed with SIGKILL and a runner whose database connection is cut both leave nothing
+//! duplicated and nothing lost; and `campaign status` on either machine reads the same
+//! journal. Counted on the sandbox's own list, not in the journal.
+
+use crate::campaign::{clients_csv, emails, onboard, output};
+use crate::support::{Running, TestSandbox, pg};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The CSV campaign on `machine` (its own state directory) with the journal in `url`.
+fn runner(sb: &TestSandbox, machine: &Path, csv: &Path, url: &str) -> std::process::Command {
+    let mut c = onboard(sb, machine, csv);
+    c.env("ZAVU_STATE_URL", url);
+    c
+}
+
+/// Polls `check` until it holds, for at most a minute.
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_machines_one_database_refuse_a_second_runner_and_invite_each_row_once() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (machine_a, machine_b) = (dir.path().join("a"), dir.path().join("b"));
+    let rows = 240;
+    let csv = clients_csv(dir.path(), rows, &["Broken,not-an-email,,,"]);
+    // Slow enough that the first runner is still going when the second arrives.
+    sb.faults(json!({"errorRate": 0.1, "dropAfterCommitRate": 0.1, "latencyMs": 60}))
+        .await;
+
+    // Machine A starts; machine B is refused while A runs, and told who holds it.
+    let mut first = Running::spawn(runner(&sb, &machine_a, &csv, &url), None);
+    until("the first runner to be under way", async || {
+        sb.invitation_count().await >= 20
+    })
+    .await;
+    let refused = output(runner(&sb, &machine_b, &csv, &url)).await;
+    assert!(!first.exited(), "the first runner was still running");
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let expected = format!(
+        "campaign 'onboard-clients' is already running on {} (process {}), since ",
+        zavu_script::state::replica::hostname(),
+        first.child.id()
+    );
+    assert!(refused.stderr.contains(&expected), "{}", refused.stderr);
+
+    // A is killed mid-run.
+    until("the first runner to create more", async || {
+        sb.invitation_count().await >= 70
+    })
+    .await;
+    first.child.kill().unwrap(); // SIGKILL
+    first.child.wait().unwrap();
+
+    // B takes over; its connection to the database is cut mid-run: it stops, says why.
+    let mut second = Running::spawn(runner(&sb, &machine_b, &csv, &url), None);
+    let db = admin(&url).await;
+    let before = sb.invitation_count().await;
+    until("the second runner to be under way", async || {
+        sb.invitation_count().await >= before + 20
+    })
+    .await;
+    let cut = db
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name LIKE 'zavu-script campaign on %'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut, 1, "one runner holds a journal connection");
+    assert_ne!(second.exit_code().await, 0);
+    let log = second.log().join("\n");
+    assert!(
+        log.contains("lost the connection to the state database, and with it the campaign's lock"),
+        "{log}"
+    );
+
+    // Runs on either machine until one finishes with nothing left to retry.
+    let mut last = None;
+    for machine in [&machine_a, &machine_b].into_iter().cycle().take(10) {
+        let done = output(runner(&sb, machine, &csv, &url)).await;
+        let finished = done.code == 0;
+        last = Some(done);
+        if finished {
+            break;
+        }
+    }
+    let last = last.unwrap();
+    last.ok();
+    assert!(
+        last.stdout.trim_end().ends_with("invalid 1, failed 0"),
+        "{}",
+        last.stdout
+    );
+
+    sb.faults(json!({"errorRate": null, "dropAfterCommitRate": null, "latencyMs": null}))
+        .await;
+    let by_email = emails(&sb).await;
+    assert_eq!(by_email.len(), rows, "every valid row invited");
+    let dupes: Vec<_> = by_email.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicates: {dupes:?}");
+    let stats = sb.stats().await;
+    assert!(
+        stats["dropped"].as_u64().unwrap() > 0,
+        "answers were lost: {stats}"
+    );
+
+    // Both machines read the one journal.
+    for machine in [&machine_a, &machine_b] {
+        let mut status = crate::support::cmd(machine);
+        status
+            .env("ZAVUDEV_API_KEY", &sb.key)
+            .env("ZAVUDEV_BASE_URL", sb.url())
+            .env("ZAVU_STATE_URL", &url)
+            .args(["--json", "campaign", "status", "onboard-clients"]);
+        let status = output(status).await;
+        status.ok();
+        let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(v["rows"]["created"], rows as u64, "{v}");
+        assert_eq!(v["lastRun"]["outcome"], "finished", "{v}");
+    }
+    assert!(
+        !machine_a.join("journal.sqlite3").exists() && !machine_b.join("journal.sqlite3").exists(),
+        "no journal on either machine"
+    );
+}
+
+/// Ctrl-C mid-run: the rows the loop had marked ahead but not sent are made sendable again
+/// (none is left `sending`), the run is recorded as interrupted, and the next run invites
+/// the rest — each row once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_leaves_nothing_sending_and_the_next_one_finishes() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("m");
+    let rows = 200;
+    let csv = clients_csv(dir.path(), rows, &[]);
+    sb.faults(json!({"latencyMs": 40})).await;
+    let mut run = Running::spawn(runner(&sb, &machine, &csv, &url), None);
+    until("the run to be under way", async || {
+        sb.invitation_count().await >= 30
+    })
+    .await;
+    run.signal("INT");
+    assert_ne!(run.exit_code().await, 0);
+    let sent = sb.invitation_count().await as i64;
+    assert!(sent < rows as i64, "stopped before the end: {sent}");
+
+    let db = admin(&url).await;
+    let by_state: Vec<(String, i64)> = db
+        .query(
+            "SELECT state, count(*) FROM zavu_script.campaign_rows GROUP BY state ORDER BY state",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        by_state
+            .iter()
+            .all(|(s, _)| s == "created" || s == "planned"),
+        "{by_state:?}"
+    );
+    let created = by_state.iter().find(|(s, _)| s == "created").map(|c| c.1);
+    assert_eq!(created, Some(sent), "{by_state:?}");
+    let outcome: String = db
+        .query_one(
+            "SELECT outcome FROM zavu_script.campaign_runs ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(outcome, "interrupted");
+
+    sb.faults(json!({"latencyMs": null})).await;
+    let again = output(runner(&sb, &machine, &csv, &url)).await;
+    again.ok();
+    assert!(
+        again.stdout.trim_end().ends_with(&format!(
+            "created {}, skipped {sent}, already invited 0, duplicate 0, invalid 0, failed 0",
+            rows as i64 - sent
+        )),
+        "{}",
+        again.stdout
+    );
+    let by_email = emails(&sb).await;
+    assert_eq!(by_email.len(), rows);
+    assert!(by_email.values().all(|n| *n == 1), "{by_email:?}");
+}
