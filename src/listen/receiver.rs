@@ -167,3 +167,22 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alive_flag_falls_when_its_thread_returns_or_panics() {
+        for panics in [false, true] {
+            let flag = Arc::new(AtomicBool::new(true));
+            let held = AliveWhileHeld(flag.clone());
+            let thread = std::thread::spawn(move || {
+                let _held = held;
+                assert!(!panics, "the handler's thread died");
+            });
+            assert_eq!(thread.join().is_err(), panics);
+            assert!(!flag.load(Ordering::Relaxed), "panics: {panics}");
+        }
+    }
+}
