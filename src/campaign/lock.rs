@@ -109,13 +109,10 @@ impl CampaignLock {
     }
 }
 
-/// The advisory-lock key of a campaign: the first 8 bytes of a hash of what names it,
-/// computed here so it does not depend on the server's internal hash functions.
+/// The advisory-lock key of a campaign (defined in the state layer, which also reports
+/// who holds it).
 pub fn session_key(target: &str, key_fp: &str, name: &str) -> i64 {
-    let digest = Sha256::digest(format!("campaign\n{target}\n{key_fp}\n{name}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    crate::state::postgres::campaign_locks::key(target, key_fp, name)
 }
 
 /// " on host-a (process 4242), since 2026-12-03 09:01:02 UTC" from the holder's

@@ -12,7 +12,7 @@ use crate::engine::{self, HostOptions, StdSink, script};
 use crate::error::Error;
 use crate::listen::catchup;
 use crate::listen::inbox::{Inbox, inbox_path};
-use crate::listen::receiver::{Receiver, router};
+use crate::listen::receiver::{AliveWhileHeld, Receiver, router};
 use crate::listen::recorder::Recorder;
 use crate::listen::worker::{self, WorkerEnv};
 use crate::service_log::Log;
@@ -138,11 +138,16 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         max_attempts: settings.max_attempts,
         metrics: metrics.clone(),
     };
+    let handler_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let worker = {
         let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        let alive = AliveWhileHeld(handler_alive.clone());
         std::thread::Builder::new()
             .name("listen-handler".into())
-            .spawn(move || worker::run(env, woken, stop, shutdown))
+            .spawn(move || {
+                let _alive = alive;
+                worker::run(env, woken, stop, shutdown)
+            })
             .map_err(|e| Error::Usage(format!("cannot start the handler's thread: {e}")))?
     };
 
@@ -163,6 +168,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             wake: Mutex::new(wake.clone()),
             log: log.clone(),
             metrics: metrics.clone(),
+            handler_alive: handler_alive.clone(),
         });
         log.info(
             "listening",

@@ -1,7 +1,9 @@
 //! The HTTP side of `listen`: one route that takes deliveries — verifies the signature
 //! (v2 preferred, v1 accepted, the timestamp within the tolerance, constant-time), answers
 //! 401 to a bad one, records a good one in the inbox and answers 2xx only once it is
-//! durably there, then wakes the handler's thread — and `/healthz`. It never runs a
+//! durably there, then wakes the handler's thread — and `/healthz`, which answers 503 with
+//! the reason when a delivery could not be recorded now (see [`Recorder::trouble`]) or the
+//! handler's thread has stopped, so recorded events would wait for nobody. It never runs a
 //! handler itself: answering fast is what keeps the sender from retrying.
 
 use super::inbox::NewEvent;
@@ -16,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Deliveries are small; anything past this is not one.
@@ -29,6 +32,41 @@ pub struct Receiver {
     pub wake: Mutex<super::worker::Wake>,
     pub log: Arc<Log>,
     pub metrics: Arc<ListenMetrics>,
+    /// Cleared when the handler's thread ends, however it ends.
+    pub handler_alive: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    /// `/healthz`: healthy, or not and why.
+    pub fn health(&self) -> (bool, serde_json::Value) {
+        let mut problems = vec![];
+        if let Some(why) = self.recorder.trouble() {
+            problems.push(why);
+        }
+        if !self.handler_alive.load(Ordering::Relaxed) {
+            problems.push(
+                "the handler's thread has stopped: recorded events are not being handled".into(),
+            );
+        }
+        if problems.is_empty() {
+            return (true, json!({ "ok": true }));
+        }
+        let reason = problems.join("; ");
+        (
+            false,
+            json!({ "ok": false, "reason": reason, "problems": problems }),
+        )
+    }
+}
+
+/// Clears its flag when dropped: held by the handler's thread for as long as it runs, so
+/// the flag falls on a return and on a panic alike.
+pub struct AliveWhileHeld(pub Arc<AtomicBool>);
+
+impl Drop for AliveWhileHeld {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
@@ -37,7 +75,8 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
 
 pub fn router(path: &str, receiver: Arc<Receiver>) -> Router {
     let metrics = receiver.metrics.clone();
-    let health: service_metrics::Health = Arc::new(|| (true, json!({ "ok": true })));
+    let checked = receiver.clone();
+    let health: service_metrics::Health = Arc::new(move || checked.health());
     Router::new()
         .route(path, post(deliver))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -125,6 +164,25 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"code": "service_unavailable", "message": "the event could not be recorded; retry"}),
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alive_flag_falls_when_its_thread_returns_or_panics() {
+        for panics in [false, true] {
+            let flag = Arc::new(AtomicBool::new(true));
+            let held = AliveWhileHeld(flag.clone());
+            let thread = std::thread::spawn(move || {
+                let _held = held;
+                assert!(!panics, "the handler's thread died");
+            });
+            assert_eq!(thread.join().is_err(), panics);
+            assert!(!flag.load(Ordering::Relaxed), "panics: {panics}");
         }
     }
 }

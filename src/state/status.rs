@@ -1,10 +1,12 @@
 //! What `zavu-script state status` shows, gathered in one place: the backend (the URL
 //! redacted), the schema version against the newest this binary knows, the replicas seen
-//! with their last heartbeat, who holds which lease, and each cron job's progress. Data
+//! with their last heartbeat, who holds which lease, which campaigns are running where
+//! (their live locks), and each cron job's progress. Data
 //! only, with a plain-text rendering; the front door prints it (or its JSON).
 
 use super::backend::{Backend, PgTarget};
 use super::error::StateError;
+use super::postgres::campaign_locks::{self, HeldLock};
 use super::postgres::connect::{Conn, connect};
 use super::postgres::migrate;
 use super::replica;
@@ -20,6 +22,8 @@ pub struct Status {
     pub replicas: Vec<ReplicaRow>,
     pub fires: Vec<FireRow>,
     pub jobs: Vec<JobRow>,
+    /// Campaigns whose lock a live session holds: running now, and where.
+    pub campaign_locks: Vec<HeldLock>,
     /// Things a person should look at (replicas disagreeing about a crontab, …).
     pub warnings: Vec<String>,
 }
@@ -85,6 +89,7 @@ pub async fn gather(backend: &Backend) -> Result<Status, StateError> {
             replicas: vec![],
             fires: vec![],
             jobs: vec![],
+            campaign_locks: vec![],
             warnings: vec![],
         }),
         Backend::Postgres(target) => gather_postgres(backend, target).await,
@@ -109,6 +114,7 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
         replicas: vec![],
         fires: vec![],
         jobs: vec![],
+        campaign_locks: vec![],
         warnings: vec![],
     };
     if version == 0 {
@@ -123,6 +129,7 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
     status.replicas = replicas(&conn).await?;
     status.fires = fires(&conn).await?;
     status.jobs = jobs(&conn).await?;
+    status.campaign_locks = campaign_locks::held(&conn).await?;
     status
         .warnings
         .extend(crontab_disagreements(&status.replicas));
@@ -315,10 +322,36 @@ impl Status {
                         .unwrap_or_default()
                 ));
             }
+            out.push(format!("campaign locks: {}", self.campaign_locks.len()));
+            for l in &self.campaign_locks {
+                out.push(format!("  {}", lock_line(l)));
+            }
         }
         for w in &self.warnings {
             out.push(format!("warning: {w}"));
         }
         out
     }
+}
+
+/// "spring (https://api…) held on host-a (process 4242) since …, server process 77".
+fn lock_line(l: &HeldLock) -> String {
+    let who = match (&l.host, l.process, &l.application) {
+        (Some(h), Some(p), _) => format!("on {h} (process {p})"),
+        (_, _, Some(a)) => format!("by {a}"),
+        _ => "by an unnamed session".into(),
+    };
+    let from = l
+        .client_addr
+        .as_ref()
+        .map(|a| format!(" from {a}"))
+        .unwrap_or_default();
+    let since = l
+        .since
+        .map(|t| format!(" since {}", time(t)))
+        .unwrap_or_default();
+    format!(
+        "{} ({}) held {who}{from}{since}, server process {}",
+        l.campaign, l.target, l.server_pid
+    )
 }

@@ -3,7 +3,8 @@
 //! a second runner is refused while the first holds the campaign, naming it; a runner
 //! killed with SIGKILL and a runner whose database connection is cut both leave nothing
 //! duplicated and nothing lost; and `campaign status` on either machine reads the same
-//! journal. Counted on the sandbox's own list, not in the journal.
+//! journal. Counted on the sandbox's own list, not in the journal. `state status` names
+//! a running campaign and its holder from the live lock, and forgets a dead runner.
 
 use crate::campaign::{clients_csv, emails, onboard, output};
 use crate::support::{Running, TestSandbox, pg};
@@ -210,4 +211,97 @@ async fn an_interrupted_run_leaves_nothing_sending_and_the_next_one_finishes() {
     let by_email = emails(&sb).await;
     assert_eq!(by_email.len(), rows);
     assert!(by_email.values().all(|n| *n == 1), "{by_email:?}");
+}
+
+/// `state status` (text and JSON) for the database at `url`, from a machine of its own.
+async fn state_status(ops: &Path, url: &str) -> (serde_json::Value, String) {
+    let mut c = crate::support::cmd(ops);
+    c.env("ZAVU_STATE_URL", url)
+        .args(["--json", "state", "status"]);
+    let json = output(c).await;
+    json.ok();
+    let mut c = crate::support::cmd(ops);
+    c.env("ZAVU_STATE_URL", url).args(["state", "status"]);
+    let text = output(c).await;
+    text.ok();
+    (serde_json::from_str(&json.stdout).unwrap(), text.stdout)
+}
+
+/// While a campaign runs, `state status` names it, its target and its holder (host,
+/// process, since when); an unrelated advisory lock in the same database is not taken
+/// for a campaign; a runner killed with SIGKILL vanishes from the list although its run
+/// record still says `running`; and once a run finishes, nothing is listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn state_status_lists_the_campaign_locks_held_and_only_live_ones() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (machine, ops) = (dir.path().join("m"), dir.path().join("ops"));
+    let rows = 150;
+    let csv = clients_csv(dir.path(), rows, &[]);
+    let db = admin(&url).await;
+    db.execute("SELECT pg_advisory_lock(4242)", &[])
+        .await
+        .unwrap();
+    sb.faults(json!({"latencyMs": 60})).await;
+
+    let host = zavu_script::state::replica::hostname();
+    for round in ["killed", "finished"] {
+        let mut run = Running::spawn(runner(&sb, &machine, &csv, &url), None);
+        let before = sb.invitation_count().await;
+        until("the run to be under way", async || {
+            sb.invitation_count().await >= before + 10
+        })
+        .await;
+        let (v, text) = state_status(&ops, &url).await;
+        assert!(!run.exited(), "the runner was still running");
+        let locks = v["campaignLocks"].as_array().unwrap();
+        assert_eq!(locks.len(), 1, "{round}: {v}");
+        let lock = &locks[0];
+        assert_eq!(lock["campaign"], "onboard-clients", "{v}");
+        assert_eq!(lock["target"], sb.url(), "{v}");
+        assert_eq!(lock["host"], host.as_str(), "{v}");
+        assert_eq!(lock["process"], run.child.id(), "{v}");
+        let since: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(lock["since"].clone()).unwrap();
+        let age = chrono::Utc::now() - since;
+        assert!(age.num_seconds() >= 0 && age.num_seconds() < 60, "{v}");
+        assert!(text.contains("campaign locks: 1\n"), "{text}");
+        let line = format!(
+            "  onboard-clients ({}) held on {host} (process {})",
+            sb.url(),
+            run.child.id()
+        );
+        assert!(text.contains(&line), "{text}");
+
+        if round == "killed" {
+            run.child.kill().unwrap(); // SIGKILL: no chance to record how the run ended
+            run.child.wait().unwrap();
+            let outcome: String = db
+                .query_one(
+                    "SELECT outcome FROM zavu_script.campaign_runs ORDER BY id DESC LIMIT 1",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(
+                outcome, "running",
+                "the dead runner's record is left as it was"
+            );
+        } else {
+            sb.faults(json!({"latencyMs": null})).await;
+            assert_eq!(run.exit_code().await, 0, "{}", run.log().join("\n"));
+        }
+        until("the lock to be gone from the status", async || {
+            state_status(&ops, &url).await.0["campaignLocks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+        let (_, text) = state_status(&ops, &url).await;
+        assert!(text.contains("campaign locks: 0\n"), "{text}");
+    }
+    assert_eq!(emails(&sb).await.len(), rows);
 }
