@@ -302,9 +302,25 @@ impl Journal {
         }
     }
 
-    /// Whether a journal exists yet without creating one (the SQLite file may not).
-    pub fn exists_at(state_dir: &Path, shared: Option<&PgTarget>) -> bool {
-        shared.is_some() || journal_path(state_dir).exists()
+    /// The journal as it is, for commands that look at campaigns: nothing is created, and
+    /// the state database's schema is left alone. `None` when there is no journal yet.
+    pub async fn open_existing(
+        state_dir: &Path,
+        shared: Option<&PgTarget>,
+    ) -> Result<Option<Journal>> {
+        match shared {
+            None => {
+                let path = journal_path(state_dir);
+                if path.exists() {
+                    Journal::open(&path).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+            Some(target) => Ok(PgJournal::open_existing(target)
+                .await?
+                .map(Journal::Postgres)),
+        }
     }
 
     /// Whether a commit waits on the disk and a round trip (PostgreSQL's default

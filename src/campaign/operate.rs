@@ -76,16 +76,19 @@ async fn find(
     client: &ApiClient,
     name: &str,
 ) -> Result<(Journal, CampaignId), OperateError> {
-    let journal = Journal::open_at(place.state_dir, place.shared).await?;
+    let none = || {
+        format!(
+            "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
+            client.base_url()
+        )
+    };
+    let journal = Journal::open_existing(place.state_dir, place.shared)
+        .await?
+        .ok_or_else(none)?;
     let c = journal
         .find_campaign(client.base_url(), &client.key().fingerprint(), name)
         .await?
-        .ok_or_else(|| {
-            format!(
-                "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
-                client.base_url()
-            )
-        })?;
+        .ok_or_else(none)?;
     Ok((journal, c))
 }
 

@@ -305,3 +305,107 @@ async fn state_status_lists_the_campaign_locks_held_and_only_live_ones() {
     }
     assert_eq!(emails(&sb).await.len(), rows);
 }
+
+/// The schema version the database at `url` records; 0 when nothing was ever applied.
+async fn schema_version(db: &tokio_postgres::Client) -> i32 {
+    let exists: bool = db
+        .query_one(
+            "SELECT to_regclass('zavu_script.schema_version') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !exists {
+        return 0;
+    }
+    db.query_one(
+        "SELECT coalesce(max(version), 0) FROM zavu_script.schema_version",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// `campaign list` and `campaign status` look and never change the schema: on a database
+/// no zavu-script has used they answer "no campaigns" and leave it empty; on one behind
+/// this binary they refuse, naming `state migrate`, and leave it behind; once it is up to
+/// date they read it.
+#[tokio::test(flavor = "multi_thread")]
+async fn looking_at_campaigns_never_migrates_the_state_database() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("m");
+    let db = admin(&url).await;
+    let zs = |args: &[&str]| {
+        let mut c = crate::support::cmd(&machine);
+        c.env("ZAVUDEV_API_KEY", &sb.key)
+            .env("ZAVUDEV_BASE_URL", sb.url())
+            .env("ZAVU_STATE_URL", &url)
+            .args(args);
+        c
+    };
+
+    let listed = output(zs(&["campaign", "list"])).await;
+    listed.ok();
+    assert!(
+        listed.stdout.contains("no campaigns yet"),
+        "{}",
+        listed.stdout
+    );
+    let status = output(zs(&["campaign", "status", "onboard-clients"])).await;
+    assert_ne!(status.code, 0);
+    assert!(
+        status.stderr.contains("no campaign 'onboard-clients'"),
+        "{}",
+        status.stderr
+    );
+    assert_eq!(schema_version(&db).await, 0, "a look created the schema");
+
+    let csv = clients_csv(dir.path(), 5, &[]);
+    output(runner(&sb, &machine, &csv, &url)).await.ok();
+    let newest = schema_version(&db).await;
+    assert!(newest >= 3, "the run migrated: {newest}");
+    db.execute(
+        "DELETE FROM zavu_script.schema_version WHERE version = $1",
+        &[&newest],
+    )
+    .await
+    .unwrap();
+    for args in [
+        &["campaign", "list"][..],
+        &["campaign", "status", "onboard-clients"],
+    ] {
+        let behind = output(zs(args)).await;
+        assert_ne!(behind.code, 0, "{args:?}: {}", behind.stdout);
+        assert!(
+            behind
+                .stderr
+                .contains(&format!("schema version {}", newest - 1))
+                && behind.stderr.contains("zavu-script state migrate"),
+            "{args:?}: {}",
+            behind.stderr
+        );
+    }
+    assert_eq!(schema_version(&db).await, newest - 1, "a look migrated");
+
+    // The deleted record is put back by hand: migrations are not re-runnable statements.
+    db.execute(
+        "INSERT INTO zavu_script.schema_version (version, name, applied_by) VALUES ($1, 'restored', 'test')",
+        &[&newest],
+    )
+    .await
+    .unwrap();
+    let listed = output(zs(&["campaign", "list"])).await;
+    listed.ok();
+    assert!(
+        listed.stdout.contains("onboard-clients"),
+        "{}",
+        listed.stdout
+    );
+    let status = output(zs(&["campaign", "status", "onboard-clients"])).await;
+    status.ok();
+    assert!(status.stdout.contains("created"), "{}", status.stdout);
+}
