@@ -22,6 +22,7 @@ use super::runs::{Outcome, RunId, RunRecord};
 use crate::api::Invitation;
 use crate::state::StateError;
 use crate::state::backend::PgTarget;
+use crate::state::postgres::Held;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -329,6 +330,16 @@ impl Journal {
     /// commits each turn before that turn's creates leave, as it always has.
     pub fn marks_ahead(&self) -> bool {
         matches!(self, Journal::Postgres(_))
+    }
+
+    /// What tells whether this process may still count on the campaign's lock: on
+    /// PostgreSQL, the session's lease (see [`Held::check`]). `None` where the lock cannot
+    /// be lost while the process lives (a file lock on this machine).
+    pub fn lease(&self) -> Option<std::sync::Arc<Held>> {
+        match self {
+            Journal::Sqlite(_) => None,
+            Journal::Postgres(j) => j.conn().held.clone(),
+        }
     }
 
     /// The campaign's id, creating it on first use.

@@ -164,8 +164,9 @@ pub async fn cleanup(
 ) -> Result<Cleanup, OperateError> {
     let (journal, c) = find(place, client, name).await?;
     let fp = client.key().fingerprint();
-    let _lock =
-        CampaignLock::acquire_for(&journal, place.state_dir, client.base_url(), &fp, name).await?;
+    let _lock = CampaignLock::acquire_for(&journal, place.state_dir, client.base_url(), &fp, name)
+        .await
+        .map_err(|e| e.to_string())?;
     let created = journal.in_state(c, RowState::Created).await?;
     let mut out = Cleanup::default();
     let open_rows: Vec<_> = created

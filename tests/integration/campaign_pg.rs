@@ -409,3 +409,95 @@ async fn looking_at_campaigns_never_migrates_the_state_database() {
     status.ok();
     assert!(status.stdout.contains("created"), "{}", status.stdout);
 }
+
+/// The CSV campaign on `machine` with the journal in `url` and `flags` for `run`.
+fn runner_with(
+    sb: &TestSandbox,
+    machine: &Path,
+    csv: &Path,
+    url: &str,
+    flags: &[&str],
+) -> std::process::Command {
+    let mut c = crate::support::cmd(machine);
+    c.current_dir(crate::support::repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .env("ZAVU_STATE_URL", url)
+        .args(["run", "--settle-seconds", "0.3"])
+        .args(flags)
+        .arg("scripts/onboard_from_csv.rhai")
+        .arg(csv);
+    c
+}
+
+/// A runner frozen mid-run (SIGSTOP — a paused VM, a machine that stopped answering)
+/// loses the campaign a lease after it fell silent: a standby started with `--wait` on
+/// another machine says who it waits for, takes over, reconciles what the frozen one left
+/// in flight and finishes. The frozen runner, resumed, sends nothing more and halts
+/// saying why. The sandbox ends with one invitation per row.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_runner_loses_the_campaign_to_a_standby_and_sends_nothing_after() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (machine_a, machine_b) = (dir.path().join("a"), dir.path().join("b"));
+    let rows = 300;
+    let csv = clients_csv(dir.path(), rows, &[]);
+    sb.faults(json!({"latencyMs": 40})).await;
+    let lease = ["--lease-ttl", "2s"];
+
+    let mut first = Running::spawn(runner_with(&sb, &machine_a, &csv, &url, &lease), None);
+    until("the first run to be under way", async || {
+        sb.invitation_count().await >= 30
+    })
+    .await;
+    let mut standby = Running::spawn(
+        runner_with(
+            &sb,
+            &machine_b,
+            &csv,
+            &url,
+            &["--wait", "--lease-ttl", "2s"],
+        ),
+        None,
+    );
+    standby.wait_for("waiting to take over", 1).await;
+    assert!(
+        standby.count(&format!("(process {})", first.child.id())) >= 1,
+        "the standby names the holder: {:?}",
+        standby.log()
+    );
+    assert!(!standby.exited() && !first.exited());
+
+    first.signal("STOP");
+    let frozen = Instant::now();
+    standby.wait_for("took over", 1).await;
+    let took = frozen.elapsed();
+    eprintln!("the standby took over {took:?} after the holder froze (lease 2 s)");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the lock outlived the frozen holder for about its lease, not {took:?}"
+    );
+    assert_eq!(standby.exit_code().await, 0, "{:?}", standby.log());
+    assert_eq!(
+        sb.invitation_count().await,
+        rows as u64,
+        "the standby finished"
+    );
+
+    first.signal("CONT");
+    assert_ne!(first.exit_code().await, 0, "{:?}", first.log());
+    let log = first.log().join("\n");
+    eprintln!("the resumed runner:\n{log}");
+    assert!(
+        log.contains("nothing more is sent") || log.contains("lost the connection"),
+        "the resumed runner says why it stopped:\n{log}"
+    );
+    let by_email = emails(&sb).await;
+    assert_eq!(by_email.len(), rows);
+    assert!(
+        by_email.values().all(|n| *n == 1),
+        "no client invited twice: {:?}",
+        by_email.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
