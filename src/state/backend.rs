@@ -114,8 +114,8 @@ impl PgTarget {
 pub fn check_lease_ttl(ttl: Duration) -> Result<(), String> {
     if ttl < Duration::from_millis(300) {
         return Err(format!(
-            "--lease-ttl {}: too short to renew; use at least 300ms",
-            crate::duration::format(ttl)
+            "--lease-ttl {}ms: too short to renew; use at least 300ms",
+            ttl.as_millis()
         ));
     }
     Ok(())

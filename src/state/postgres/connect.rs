@@ -53,12 +53,17 @@ impl Held {
             return Err(format!(
                 "the state database has not answered this process for {} (the lock's lease is \
                  {}): the lock may already belong to another runner, so nothing more is sent",
-                crate::duration::format(silent),
-                crate::duration::format(self.lease)
+                seconds(silent),
+                seconds(self.lease)
             ));
         }
         Ok(())
     }
+}
+
+/// "3.9s", "30s": the duration layer sits beside this one, not below it.
+fn seconds(d: Duration) -> String {
+    format!("{}s", (d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// How often a holding session says it is still there: a quarter of its lease, so a
