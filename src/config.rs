@@ -63,6 +63,8 @@ pub struct RunSettings {
     pub args: Vec<String>,
     pub limits: Limits,
     pub campaign: CampaignDefaults,
+    /// With --state-url: how long a campaign's lock outlives a silent runner.
+    pub lease_ttl: Duration,
 }
 
 pub enum CampaignAction {
@@ -151,6 +153,7 @@ impl Invocation {
                 args: a.args,
                 limits: limits(&a.limits),
                 campaign: campaign_defaults(&a.campaign),
+                lease_ttl: a.campaign.lease_ttl,
             }),
             cli::Command::Check { file } => Command::Check { file },
             cli::Command::Campaign { action } => Command::Campaign(match action {
@@ -254,6 +257,7 @@ fn campaign_defaults(a: &cli::CampaignArgs) -> CampaignDefaults {
     CampaignDefaults {
         dry_run: a.dry_run,
         reinvite: a.reinvite,
+        wait: a.wait,
         yes: a.yes,
         concurrency: a.concurrency.map(usize::from),
         settle: a

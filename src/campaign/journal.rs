@@ -22,6 +22,7 @@ use super::runs::{Outcome, RunId, RunRecord};
 use crate::api::Invitation;
 use crate::state::StateError;
 use crate::state::backend::PgTarget;
+use crate::state::postgres::Held;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -302,9 +303,25 @@ impl Journal {
         }
     }
 
-    /// Whether a journal exists yet without creating one (the SQLite file may not).
-    pub fn exists_at(state_dir: &Path, shared: Option<&PgTarget>) -> bool {
-        shared.is_some() || journal_path(state_dir).exists()
+    /// The journal as it is, for commands that look at campaigns: nothing is created, and
+    /// the state database's schema is left alone. `None` when there is no journal yet.
+    pub async fn open_existing(
+        state_dir: &Path,
+        shared: Option<&PgTarget>,
+    ) -> Result<Option<Journal>> {
+        match shared {
+            None => {
+                let path = journal_path(state_dir);
+                if path.exists() {
+                    Journal::open(&path).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+            Some(target) => Ok(PgJournal::open_existing(target)
+                .await?
+                .map(Journal::Postgres)),
+        }
     }
 
     /// Whether a commit waits on the disk and a round trip (PostgreSQL's default
@@ -313,6 +330,16 @@ impl Journal {
     /// commits each turn before that turn's creates leave, as it always has.
     pub fn marks_ahead(&self) -> bool {
         matches!(self, Journal::Postgres(_))
+    }
+
+    /// What tells whether this process may still count on the campaign's lock: on
+    /// PostgreSQL, the session's lease (see [`Held::check`]). `None` where the lock cannot
+    /// be lost while the process lives (a file lock on this machine).
+    pub fn lease(&self) -> Option<std::sync::Arc<Held>> {
+        match self {
+            Journal::Sqlite(_) => None,
+            Journal::Postgres(j) => j.conn().held.clone(),
+        }
     }
 
     /// The campaign's id, creating it on first use.

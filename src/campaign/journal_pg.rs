@@ -49,6 +49,35 @@ impl PgJournal {
             std::process::id()
         );
         migrate::migrate(&conn, &by).await?;
+        PgJournal::prepare(conn).await
+    }
+
+    /// For the commands that look at campaigns rather than run them: never changes the
+    /// schema. `None` when no zavu-script ever used the database; a database behind this
+    /// binary is refused with the command that brings it up to date, since the tables it
+    /// would read may not have their current shape yet.
+    pub async fn open_existing(
+        target: &PgTarget,
+    ) -> std::result::Result<Option<PgJournal>, StateError> {
+        let conn = crate::state::postgres::connect::connect(target, "campaign").await?;
+        let version = migrate::current(&conn).await?;
+        if version == 0 {
+            return Ok(None);
+        }
+        migrate::check_known(version)?;
+        if version < migrate::newest() {
+            return Err(StateError::Schema(format!(
+                "the state database at {} is at schema version {version}; this zavu-script \
+                 reads campaigns at version {} — run `zavu-script state migrate` first (a \
+                 campaign run, cron or listen also brings it up to date)",
+                conn.at,
+                migrate::newest()
+            )));
+        }
+        PgJournal::prepare(conn).await.map(Some)
+    }
+
+    async fn prepare(conn: Conn) -> std::result::Result<PgJournal, StateError> {
         let commit = conn
             .client
             .prepare(COMMIT)

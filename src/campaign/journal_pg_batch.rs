@@ -4,6 +4,15 @@
 //! modify a row only once, so a batch that touches a row twice (a row planned again and
 //! resent) is cut into consecutive statements.
 //!
+//! Every write is an `INSERT … ON CONFLICT (campaign_id, row_key)`, even for rows that exist
+//! (answers, marks): the conflict check probes the primary key row by row, whatever the
+//! planner believes of the table. An `UPDATE … FROM unnest(…)` join is planned from
+//! statistics, and a campaign grows from nothing within one run, faster than they follow:
+//! the planner then read the whole campaign to join each batch, a cost growing with every
+//! row. (Answers and marks are only ever written for rows marked `sending` in an earlier
+//! statement; should one be missing, an answer that created an invitation inserts the row
+//! as `created`, anything else as `unknown` — for the next run to reconcile.)
+//!
 //! SQL and its arguments only; `journal_pg.rs` sends them.
 
 use super::journal::{Lifecycle, Observed, Op};
@@ -26,27 +35,37 @@ WITH s AS (
     error_code = NULL, error_message = NULL,
     updated_at_ms = excluded.updated_at_ms
 ), o AS (
-  UPDATE campaign_rows AS r SET
-    state = CASE WHEN u.created THEN 'created' ELSE r.state END,
-    invitation_id = CASE WHEN u.created THEN u.inv ELSE r.invitation_id END,
-    url = CASE WHEN u.created THEN u.url ELSE r.url END,
-    error_code = CASE WHEN u.created THEN NULL ELSE r.error_code END,
-    error_message = CASE WHEN u.created THEN NULL ELSE r.error_message END,
-    updated_at_ms = CASE WHEN u.created THEN $2 ELSE r.updated_at_ms END,
-    inv_status = u.status, client_name = COALESCE(u.name, r.client_name),
-    inv_created_ms = u.cr, inv_expires_ms = u.ex, inv_viewed_ms = u.vi,
-    inv_started_ms = u.st, inv_completed_ms = u.co, inv_failed_ms = u.fa,
-    inv_changed_ms = u.ch, inv_failure_reason = u.re
+  INSERT INTO campaign_rows AS r (campaign_id, row_key, state, invitation_id, url, updated_at_ms,
+                                  inv_status, client_name, inv_created_ms, inv_expires_ms,
+                                  inv_viewed_ms, inv_started_ms, inv_completed_ms, inv_failed_ms,
+                                  inv_changed_ms, inv_failure_reason)
+  SELECT $1, u.k, CASE WHEN u.created THEN 'created' ELSE 'unknown' END, u.inv, u.url, $2,
+         u.status, u.name, u.cr, u.ex, u.vi, u.st, u.co, u.fa, u.ch, u.re
   FROM unnest($9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], $14::text[],
               $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[],
               $21::int8[], $22::text[])
        AS u(k, created, inv, url, status, name, cr, ex, vi, st, co, fa, ch, re)
-  WHERE r.campaign_id = $1 AND r.row_key = u.k
+  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
+    state = CASE WHEN excluded.invitation_id IS NOT NULL THEN 'created' ELSE r.state END,
+    invitation_id = COALESCE(excluded.invitation_id, r.invitation_id),
+    url = CASE WHEN excluded.invitation_id IS NOT NULL THEN excluded.url ELSE r.url END,
+    error_code = CASE WHEN excluded.invitation_id IS NOT NULL THEN NULL ELSE r.error_code END,
+    error_message = CASE WHEN excluded.invitation_id IS NOT NULL THEN NULL ELSE r.error_message END,
+    updated_at_ms = CASE WHEN excluded.invitation_id IS NOT NULL THEN excluded.updated_at_ms
+                         ELSE r.updated_at_ms END,
+    inv_status = excluded.inv_status, client_name = COALESCE(excluded.client_name, r.client_name),
+    inv_created_ms = excluded.inv_created_ms, inv_expires_ms = excluded.inv_expires_ms,
+    inv_viewed_ms = excluded.inv_viewed_ms, inv_started_ms = excluded.inv_started_ms,
+    inv_completed_ms = excluded.inv_completed_ms, inv_failed_ms = excluded.inv_failed_ms,
+    inv_changed_ms = excluded.inv_changed_ms, inv_failure_reason = excluded.inv_failure_reason
 ), m AS (
-  UPDATE campaign_rows AS r SET state = u.state, error_code = u.code, error_message = u.msg,
-                                updated_at_ms = $2
+  INSERT INTO campaign_rows AS r (campaign_id, row_key, state, error_code, error_message,
+                                  updated_at_ms)
+  SELECT $1, u.k, u.state, u.code, u.msg, $2
   FROM unnest($23::text[], $24::text[], $25::text[], $26::text[]) AS u(k, state, code, msg)
-  WHERE r.campaign_id = $1 AND r.row_key = u.k
+  ON CONFLICT (campaign_id, row_key) DO UPDATE SET
+    state = excluded.state, error_code = excluded.error_code,
+    error_message = excluded.error_message, updated_at_ms = excluded.updated_at_ms
 ), i AS (
   INSERT INTO campaign_rows AS r (campaign_id, row_key, line, state, client_name, error_code,
                                   error_message, updated_at_ms)

@@ -26,10 +26,28 @@ pub enum CampaignLock {
     Session,
 }
 
-fn refusal(name: &str, holder: &str) -> String {
-    format!(
-        "campaign '{name}' is already running{holder} — wait for it to finish, or stop it first"
-    )
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum Refused {
+    /// Another runner holds it; who, as far as can be told.
+    Busy(String),
+    /// The lock could not even be asked for (a file or the database failed).
+    Failed(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Busy(m) | Refused::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+fn refusal(name: &str, holder: &str) -> Refused {
+    Refused::Busy(format!(
+        "campaign '{name}' is already running{holder} — wait for it to finish, or stop it \
+         first (with --wait this run waits and takes over when it ends)"
+    ))
 }
 
 impl CampaignLock {
@@ -39,10 +57,10 @@ impl CampaignLock {
         target: &str,
         key_fp: &str,
         name: &str,
-    ) -> Result<CampaignLock, String> {
+    ) -> Result<CampaignLock, Refused> {
         let dir = state_dir.join("locks");
         crate::files::create_private_dir(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            .map_err(|e| Refused::Failed(format!("cannot create {}: {e}", dir.display())))?;
         let id =
             hex::encode(&Sha256::digest(format!("{target}\n{key_fp}\n{name}").as_bytes())[..12]);
         let path = dir.join(format!("campaign-{id}.lock"));
@@ -52,7 +70,7 @@ impl CampaignLock {
                 name,
                 &pid.map(|p| format!(" (process {p})")).unwrap_or_default(),
             )),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Refused::Failed(e.to_string())),
         }
     }
 
@@ -64,7 +82,7 @@ impl CampaignLock {
         target: &str,
         key_fp: &str,
         name: &str,
-    ) -> Result<CampaignLock, String> {
+    ) -> Result<CampaignLock, Refused> {
         let pg = match journal {
             Journal::Sqlite(_) => return CampaignLock::acquire(state_dir, target, key_fp, name),
             Journal::Postgres(pg) => pg,
@@ -72,7 +90,7 @@ impl CampaignLock {
         let conn = pg.conn();
         let key = session_key(target, key_fp, name);
         let fail = |doing: &str, e: tokio_postgres::Error| {
-            crate::state::StateError::postgres(&conn.at, doing, &e).to_string()
+            Refused::Failed(crate::state::StateError::postgres(&conn.at, doing, &e).to_string())
         };
         let got: bool = conn
             .client
@@ -142,7 +160,10 @@ mod tests {
         let err = CampaignLock::acquire(dir.path(), "t", "fp", "spring")
             .err()
             .unwrap();
-        assert!(err.contains("already running"), "{err}");
+        assert!(
+            matches!(&err, Refused::Busy(m) if m.contains("already running")),
+            "{err}"
+        );
         assert!(CampaignLock::acquire(dir.path(), "t", "fp", "autumn").is_ok());
         drop(first);
         assert!(CampaignLock::acquire(dir.path(), "t", "fp", "spring").is_ok());

@@ -52,6 +52,63 @@ use progress::Tally;
 use report::Report;
 use std::path::{Path, PathBuf};
 
+/// How often a run told to `wait` asks for the campaign again.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The campaign's lock; with `wait`, a standby that asks again until the holder ends —
+/// finishes, is stopped, or dies and its lock lapses — or this run is stopped.
+fn take_lock(
+    env: &Env<'_>,
+    settings: &Settings,
+    journal: &Journal,
+    target: &str,
+    fp: &str,
+) -> Result<lock::CampaignLock, CampaignError> {
+    let mut told = false;
+    loop {
+        let refused = match env.handle.block_on(lock::CampaignLock::acquire_for(
+            journal,
+            env.state_dir,
+            target,
+            fp,
+            &settings.name,
+        )) {
+            Ok(lock) => {
+                if told {
+                    progress::announce(&settings.name, settings.quiet, "took over");
+                }
+                return Ok(lock);
+            }
+            Err(lock::Refused::Busy(why)) if settings.wait => why,
+            Err(e) => return Err(CampaignError::Setup(e.to_string())),
+        };
+        if !told {
+            let holder = refused
+                .split(" — ")
+                .next()
+                .unwrap_or(&refused)
+                .trim_start_matches(&format!("campaign '{}' ", settings.name));
+            progress::announce(
+                &settings.name,
+                settings.quiet,
+                &format!("{holder}; waiting to take over"),
+            );
+            told = true;
+        }
+        let stopped = env.handle.block_on(async {
+            tokio::select! {
+                _ = env.stop.stopped() => true,
+                _ = tokio::time::sleep(WAIT_POLL) => false,
+            }
+        });
+        if stopped {
+            return Err(CampaignError::Setup(format!(
+                "stopped while waiting: {refused}"
+            )));
+        }
+    }
+}
+
 /// Runs (or, in a dry run, plans) a campaign. `open_rows` may be called twice: once to
 /// plan for the live-key confirmation, once to run.
 pub fn run<'a>(
@@ -103,16 +160,7 @@ pub fn run<'a>(
         confirm_live(env.confirm, &settings.name, &plan.tally)?;
     }
 
-    let _lock = env
-        .handle
-        .block_on(lock::CampaignLock::acquire_for(
-            &journal,
-            env.state_dir,
-            &target,
-            &fp,
-            &settings.name,
-        ))
-        .map_err(CampaignError::Setup)?;
+    let _lock = take_lock(env, settings, &journal, &target, &fp)?;
     let campaign = env.handle.block_on(async {
         let campaign = journal.campaign(&target, &fp, &settings.name).await?;
         journal.recover_sending(campaign).await?;

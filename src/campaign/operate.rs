@@ -76,16 +76,19 @@ async fn find(
     client: &ApiClient,
     name: &str,
 ) -> Result<(Journal, CampaignId), OperateError> {
-    let journal = Journal::open_at(place.state_dir, place.shared).await?;
+    let none = || {
+        format!(
+            "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
+            client.base_url()
+        )
+    };
+    let journal = Journal::open_existing(place.state_dir, place.shared)
+        .await?
+        .ok_or_else(none)?;
     let c = journal
         .find_campaign(client.base_url(), &client.key().fingerprint(), name)
         .await?
-        .ok_or_else(|| {
-            format!(
-                "no campaign '{name}' has run against {} with this key (see `zavu-script campaign list`)",
-                client.base_url()
-            )
-        })?;
+        .ok_or_else(none)?;
     Ok((journal, c))
 }
 
@@ -161,8 +164,9 @@ pub async fn cleanup(
 ) -> Result<Cleanup, OperateError> {
     let (journal, c) = find(place, client, name).await?;
     let fp = client.key().fingerprint();
-    let _lock =
-        CampaignLock::acquire_for(&journal, place.state_dir, client.base_url(), &fp, name).await?;
+    let _lock = CampaignLock::acquire_for(&journal, place.state_dir, client.base_url(), &fp, name)
+        .await
+        .map_err(|e| e.to_string())?;
     let created = journal.in_state(c, RowState::Created).await?;
     let mut out = Cleanup::default();
     let open_rows: Vec<_> = created

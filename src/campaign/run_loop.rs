@@ -135,7 +135,8 @@ pub(super) fn send(
 }
 
 /// The creates in flight.
-pub(super) type Inflight = FuturesUnordered<tokio::task::JoinHandle<Attempt>>;
+/// A create in flight: its attempt, or why it was withheld at the last moment.
+pub(super) type Inflight = FuturesUnordered<tokio::task::JoinHandle<Result<Attempt, String>>>;
 
 /// One create and what came of it.
 pub(super) struct Attempt {
@@ -367,15 +368,22 @@ impl Run<'_, '_> {
                 self.tally.retried += 1;
             }
             let client = self.env.client.clone();
-            let sent_ms = now_ms();
+            let lease = self.journal.lease();
             inflight.push(self.env.handle.spawn(async move {
+                // The last look before the create leaves: a runner frozen or cut off for
+                // long enough may have lost the campaign to another, which reconciles the
+                // rows this one left in flight — and may send them itself.
+                if let Some(Err(why)) = lease.as_ref().map(|l| l.check()) {
+                    return Err(why);
+                }
+                let sent_ms = now_ms();
                 let result = client.create_invitation(&planned.params).await;
-                Attempt {
+                Ok(Attempt {
                     planned,
                     sent_ms,
                     received_ms: now_ms(),
                     result,
-                }
+                })
             }));
         }
     }
@@ -405,9 +413,16 @@ impl Run<'_, '_> {
         self.journal(r)
     }
 
-    pub(super) fn finish(&mut self, done: Result<Attempt, tokio::task::JoinError>) {
+    pub(super) fn finish(&mut self, done: Result<Result<Attempt, String>, tokio::task::JoinError>) {
         match done {
-            Ok(attempt) => self.complete(attempt),
+            Ok(Ok(attempt)) => self.complete(attempt),
+            // Not sent: the row stays `sending`, for whoever holds the campaign next to
+            // reconcile.
+            Ok(Err(withheld)) => {
+                if self.halted.is_none() {
+                    self.halted = Some(Halt::Journal(withheld));
+                }
+            }
             // A create task that died cannot tell us what it did: its row stays `sending`
             // and the next run reconciles it.
             Err(join) => tracing::warn!("campaign: a create task failed: {join}"),

@@ -31,6 +31,9 @@ pub struct Settings {
     pub keep_results: usize,
     /// Invite clients even when they already hold a live invitation in the project.
     pub reinvite: bool,
+    /// When another runner holds the campaign, wait and take over once it ends (a hot
+    /// standby) instead of refusing.
+    pub wait: bool,
 }
 
 impl Settings {
@@ -46,6 +49,7 @@ impl Settings {
             quiet: false,
             keep_results: 10_000,
             reinvite: false,
+            wait: false,
         }
     }
 }

@@ -173,6 +173,15 @@ pub struct CampaignArgs {
     /// Seconds to let the server settle after a lost answer before reconciling (default 5).
     #[arg(long, value_name = "SECONDS")]
     pub settle_seconds: Option<f64>,
+    /// When another runner holds a campaign, wait and take over once it ends — finishes,
+    /// is stopped, or dies and its lock lapses — instead of refusing (a standby).
+    #[arg(long)]
+    pub wait: bool,
+    /// With --state-url: how long a campaign's lock outlives a runner that stops answering
+    /// (frozen, cut off, its machine dead); a runner silent for half of it sends nothing more.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::duration::parse)]
+    pub lease_ttl: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

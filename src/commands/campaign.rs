@@ -92,18 +92,12 @@ fn list(
     place: Place<'_>,
     client: &ApiClient,
 ) -> Result<(), Error> {
-    if !Journal::exists_at(place.state_dir, place.shared) {
-        if !config.json {
-            println!("no campaigns yet");
-        } else {
-            println!("[]");
-        }
-        return Ok(());
-    }
     let usage = |e: crate::campaign::journal::JournalError| Error::Usage(e.to_string());
     let (all, runs) = runtime
         .block_on(async {
-            let journal = Journal::open_at(place.state_dir, place.shared).await?;
+            let Some(journal) = Journal::open_existing(place.state_dir, place.shared).await? else {
+                return Ok((Vec::new(), Vec::new()));
+            };
             let all = journal.campaigns(&client.key().fingerprint()).await?;
             let mut runs = Vec::with_capacity(all.len());
             for c in &all {

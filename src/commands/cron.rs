@@ -52,7 +52,10 @@ pub fn execute(globals: &Globals, runtime: &Runtime, settings: &CronSettings) ->
         api: session.api.clone(),
         limits: settings.limits,
         state_dir: Some(state_dir.clone()),
-        shared_state: config.state.postgres(),
+        shared_state: config
+            .state
+            .postgres()
+            .map(|t| t.with_lease(settings.lease_ttl)),
         log,
     });
     let scheduler = scheduler::Scheduler::new(
@@ -135,12 +138,7 @@ fn shared_state(
     settings: &CronSettings,
     target: &PgTarget,
 ) -> Result<Shared, Error> {
-    if settings.lease_ttl < std::time::Duration::from_millis(300) {
-        return Err(Error::Usage(format!(
-            "--lease-ttl {}: too short to renew; use at least 300ms",
-            crate::duration::format(settings.lease_ttl)
-        )));
-    }
+    crate::state::backend::check_lease_ttl(settings.lease_ttl).map_err(Error::Usage)?;
     let name = settings.crontab_name.clone().unwrap_or_else(|| {
         settings
             .file

@@ -16,6 +16,7 @@ use tokio::runtime::Runtime;
 pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result<(), Error> {
     let name = settings.file.display().to_string();
     let text = script::read(&settings.file)?;
+    crate::state::backend::check_lease_ttl(settings.lease_ttl).map_err(Error::Usage)?;
     let session = Session::open(config, runtime)?;
     stop_on_ctrl_c(runtime, session.stop().clone());
     let state_dir = config.state_dir()?.to_path_buf();
@@ -28,7 +29,10 @@ pub fn run(config: &Config, runtime: &Runtime, settings: &RunSettings) -> Result
     let engine = engine::build(HostOptions {
         limits: settings.limits,
         state_dir: Some(state_dir),
-        shared_state: config.state.postgres(),
+        shared_state: config
+            .state
+            .postgres()
+            .map(|t| t.with_lease(settings.lease_ttl)),
         campaign,
         sink: Arc::new(StdSink),
         api: Some(session.api.clone()),

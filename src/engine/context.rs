@@ -105,6 +105,8 @@ pub struct CampaignDefaults {
     pub dry_run: bool,
     /// `--reinvite`: invite clients who already hold a live invitation in the project.
     pub reinvite: bool,
+    /// `--wait`: a campaign another runner holds is waited for, not refused.
+    pub wait: bool,
     pub yes: bool,
     pub concurrency: Option<usize>,
     pub settle: Option<std::time::Duration>,

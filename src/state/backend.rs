@@ -46,11 +46,13 @@ impl Backend {
     }
 }
 
-/// A PostgreSQL database to connect to, with the password kept out of sight.
+/// A PostgreSQL database to connect to, with the password kept out of sight, and how long
+/// the locks its sessions hold outlive a holder that went silent.
 #[derive(Clone)]
 pub struct PgTarget {
     config: Box<tokio_postgres::Config>,
     redacted: String,
+    lease: Duration,
 }
 
 impl PgTarget {
@@ -83,7 +85,19 @@ impl PgTarget {
         Ok(PgTarget {
             config: Box::new(config),
             redacted,
+            lease: super::replica::DEFAULT_TTL,
         })
+    }
+
+    /// How long a session that holds a lock outlives its process once that process stops
+    /// talking (frozen, cut off, its machine dead): see `postgres::connect::connect_holding`.
+    pub fn with_lease(mut self, lease: Duration) -> PgTarget {
+        self.lease = lease;
+        self
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// The connection settings, to be adjusted per connection (application name, options).
@@ -94,6 +108,17 @@ impl PgTarget {
         }
         c
     }
+}
+
+/// Refuses a lease too short to renew (`--lease-ttl` on `cron` and `run`).
+pub fn check_lease_ttl(ttl: Duration) -> Result<(), String> {
+    if ttl < Duration::from_millis(300) {
+        return Err(format!(
+            "--lease-ttl {}ms: too short to renew; use at least 300ms",
+            ttl.as_millis()
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Display for PgTarget {

@@ -305,3 +305,199 @@ async fn state_status_lists_the_campaign_locks_held_and_only_live_ones() {
     }
     assert_eq!(emails(&sb).await.len(), rows);
 }
+
+/// The schema version the database at `url` records; 0 when nothing was ever applied.
+async fn schema_version(db: &tokio_postgres::Client) -> i32 {
+    let exists: bool = db
+        .query_one(
+            "SELECT to_regclass('zavu_script.schema_version') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !exists {
+        return 0;
+    }
+    db.query_one(
+        "SELECT coalesce(max(version), 0) FROM zavu_script.schema_version",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// `campaign list` and `campaign status` look and never change the schema: on a database
+/// no zavu-script has used they answer "no campaigns" and leave it empty; on one behind
+/// this binary they refuse, naming `state migrate`, and leave it behind; once it is up to
+/// date they read it.
+#[tokio::test(flavor = "multi_thread")]
+async fn looking_at_campaigns_never_migrates_the_state_database() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("m");
+    let db = admin(&url).await;
+    let zs = |args: &[&str]| {
+        let mut c = crate::support::cmd(&machine);
+        c.env("ZAVUDEV_API_KEY", &sb.key)
+            .env("ZAVUDEV_BASE_URL", sb.url())
+            .env("ZAVU_STATE_URL", &url)
+            .args(args);
+        c
+    };
+
+    let listed = output(zs(&["campaign", "list"])).await;
+    listed.ok();
+    assert!(
+        listed.stdout.contains("no campaigns yet"),
+        "{}",
+        listed.stdout
+    );
+    let status = output(zs(&["campaign", "status", "onboard-clients"])).await;
+    assert_ne!(status.code, 0);
+    assert!(
+        status.stderr.contains("no campaign 'onboard-clients'"),
+        "{}",
+        status.stderr
+    );
+    assert_eq!(schema_version(&db).await, 0, "a look created the schema");
+
+    let csv = clients_csv(dir.path(), 5, &[]);
+    output(runner(&sb, &machine, &csv, &url)).await.ok();
+    let newest = schema_version(&db).await;
+    assert!(newest >= 3, "the run migrated: {newest}");
+    db.execute(
+        "DELETE FROM zavu_script.schema_version WHERE version = $1",
+        &[&newest],
+    )
+    .await
+    .unwrap();
+    for args in [
+        &["campaign", "list"][..],
+        &["campaign", "status", "onboard-clients"],
+    ] {
+        let behind = output(zs(args)).await;
+        assert_ne!(behind.code, 0, "{args:?}: {}", behind.stdout);
+        assert!(
+            behind
+                .stderr
+                .contains(&format!("schema version {}", newest - 1))
+                && behind.stderr.contains("zavu-script state migrate"),
+            "{args:?}: {}",
+            behind.stderr
+        );
+    }
+    assert_eq!(schema_version(&db).await, newest - 1, "a look migrated");
+
+    // The deleted record is put back by hand: migrations are not re-runnable statements.
+    db.execute(
+        "INSERT INTO zavu_script.schema_version (version, name, applied_by) VALUES ($1, 'restored', 'test')",
+        &[&newest],
+    )
+    .await
+    .unwrap();
+    let listed = output(zs(&["campaign", "list"])).await;
+    listed.ok();
+    assert!(
+        listed.stdout.contains("onboard-clients"),
+        "{}",
+        listed.stdout
+    );
+    let status = output(zs(&["campaign", "status", "onboard-clients"])).await;
+    status.ok();
+    assert!(status.stdout.contains("created"), "{}", status.stdout);
+}
+
+/// The CSV campaign on `machine` with the journal in `url` and `flags` for `run`.
+fn runner_with(
+    sb: &TestSandbox,
+    machine: &Path,
+    csv: &Path,
+    url: &str,
+    flags: &[&str],
+) -> std::process::Command {
+    let mut c = crate::support::cmd(machine);
+    c.current_dir(crate::support::repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .env("ZAVU_STATE_URL", url)
+        .args(["run", "--settle-seconds", "0.3"])
+        .args(flags)
+        .arg("scripts/onboard_from_csv.rhai")
+        .arg(csv);
+    c
+}
+
+/// A runner frozen mid-run (SIGSTOP — a paused VM, a machine that stopped answering)
+/// loses the campaign a lease after it fell silent: a standby started with `--wait` on
+/// another machine says who it waits for, takes over, reconciles what the frozen one left
+/// in flight and finishes. The frozen runner, resumed, sends nothing more and halts
+/// saying why. The sandbox ends with one invitation per row.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_runner_loses_the_campaign_to_a_standby_and_sends_nothing_after() {
+    let sb = TestSandbox::start().await;
+    let url = pg::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (machine_a, machine_b) = (dir.path().join("a"), dir.path().join("b"));
+    let rows = 300;
+    let csv = clients_csv(dir.path(), rows, &[]);
+    sb.faults(json!({"latencyMs": 40})).await;
+    let lease = ["--lease-ttl", "2s"];
+
+    let mut first = Running::spawn(runner_with(&sb, &machine_a, &csv, &url, &lease), None);
+    until("the first run to be under way", async || {
+        sb.invitation_count().await >= 30
+    })
+    .await;
+    let mut standby = Running::spawn(
+        runner_with(
+            &sb,
+            &machine_b,
+            &csv,
+            &url,
+            &["--wait", "--lease-ttl", "2s"],
+        ),
+        None,
+    );
+    standby.wait_for("waiting to take over", 1).await;
+    assert!(
+        standby.count(&format!("(process {})", first.child.id())) >= 1,
+        "the standby names the holder: {:?}",
+        standby.log()
+    );
+    assert!(!standby.exited() && !first.exited());
+
+    first.signal("STOP");
+    let frozen = Instant::now();
+    standby.wait_for("took over", 1).await;
+    let took = frozen.elapsed();
+    eprintln!("the standby took over {took:?} after the holder froze (lease 2 s)");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the lock outlived the frozen holder for about its lease, not {took:?}"
+    );
+    assert_eq!(standby.exit_code().await, 0, "{:?}", standby.log());
+    assert_eq!(
+        sb.invitation_count().await,
+        rows as u64,
+        "the standby finished"
+    );
+
+    first.signal("CONT");
+    assert_ne!(first.exit_code().await, 0, "{:?}", first.log());
+    let log = first.log().join("\n");
+    eprintln!("the resumed runner:\n{log}");
+    assert!(
+        log.contains("nothing more is sent") || log.contains("lost the connection"),
+        "the resumed runner says why it stopped:\n{log}"
+    );
+    let by_email = emails(&sb).await;
+    assert_eq!(by_email.len(), rows);
+    assert!(
+        by_email.values().all(|n| *n == 1),
+        "no client invited twice: {:?}",
+        by_email.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}

@@ -2,6 +2,7 @@
 //! applied once however many processes start together, and `zavu-script state`.
 
 use crate::support::{TestSandbox, Zs, pg, script};
+use zavu_script::state::postgres::migrate::newest;
 
 /// Each test gets a database of its own on the one cluster: what one writes, another
 /// never sees.
@@ -63,7 +64,9 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     first.ok();
     assert!(
-        first.stdout.contains("schema migrated from version 0 to 3"),
+        first
+            .stdout
+            .contains(&format!("schema migrated from version 0 to {}", newest())),
         "{}",
         first.stdout
     );
@@ -73,18 +76,22 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     again.ok();
     assert!(
-        again.stdout.contains("schema already at version 3"),
+        again
+            .stdout
+            .contains(&format!("schema already at version {}", newest())),
         "{}",
         again.stdout
     );
     assert_eq!(
-        version_rows(&url).await,
+        version_rows(&url).await[..4],
         [
             (1, "replicas_and_cron".into()),
             (2, "store".into()),
-            (3, "campaigns".into())
+            (3, "campaigns".into()),
+            (4, "campaign_rows_lookups".into())
         ]
     );
+    assert_eq!(version_rows(&url).await.len(), newest() as usize);
 
     let status = Zs::bare()
         .env("ZAVU_STATE_URL", &url)
@@ -98,9 +105,10 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         status.stdout
     );
     assert!(
-        status
-            .stdout
-            .contains("schema: version 3 (the newest this zavu-script knows)"),
+        status.stdout.contains(&format!(
+            "schema: version {} (the newest this zavu-script knows)",
+            newest()
+        )),
         "{}",
         status.stdout
     );
@@ -111,7 +119,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     json.ok();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
-    assert_eq!(v["schema"]["version"], 3);
+    assert_eq!(v["schema"]["version"], newest());
     assert_eq!(v["schema"]["pending"], serde_json::json!([]));
 }
 
@@ -132,10 +140,13 @@ async fn concurrent_migrations_apply_each_version_once() {
         .inspect(|d| {
             d.ok();
         })
-        .filter(|d| d.stdout.contains("migrated from version 0 to 3"))
+        .filter(|d| {
+            d.stdout
+                .contains(&format!("migrated from version 0 to {}", newest()))
+        })
         .count();
     assert_eq!(migrated, 1, "{done:#?}");
-    assert_eq!(version_rows(&url).await.len(), 3);
+    assert_eq!(version_rows(&url).await.len(), newest() as usize);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,12 +175,12 @@ async fn a_newer_schema_is_refused_and_left_alone() {
     refused.expect_code(2);
     assert!(
         refused.stderr.contains(
-            "the state database is at schema version 99; this zavu-script knows up to 3 — upgrade it"
+            &format!("the state database is at schema version 99; this zavu-script knows up to {} — upgrade it", newest())
         ),
         "{}",
         refused.stderr
     );
-    assert_eq!(version_rows(&url).await.len(), 4);
+    assert_eq!(version_rows(&url).await.len(), newest() as usize + 1);
 }
 
 /// The URL's password never reaches output, and a bad setting names itself.

@@ -37,6 +37,7 @@ const OPTIONS: &[&str] = &[
     "settleSeconds",
     "client",
     "reinvite",
+    "wait",
 ];
 
 /// Where the rows come from.
@@ -146,6 +147,11 @@ fn options(map: &Map, defaults: &CampaignDefaults) -> RhaiResult<Options> {
             .as_bool()
             .map_err(|_| bad(format!("`reinvite` must be true or false, not {v}")))?;
     }
+    if let Some(v) = get("wait") {
+        settings.wait = v
+            .as_bool()
+            .map_err(|_| bad(format!("`wait` must be true or false, not {v}")))?;
+    }
     if let Some(v) = get("settleSeconds") {
         let secs = v
             .as_float()
@@ -171,6 +177,7 @@ fn options(map: &Map, defaults: &CampaignDefaults) -> RhaiResult<Options> {
     // The command line has the last word.
     settings.dry_run |= defaults.dry_run;
     settings.reinvite |= defaults.reinvite;
+    settings.wait |= defaults.wait;
     settings.yes = defaults.yes;
     settings.quiet = defaults.quiet;
     if let Some(c) = defaults.concurrency {
@@ -403,7 +410,8 @@ pub fn module(host: Arc<ZavuHost>, state_dir: Places, defaults: CampaignDefaults
             "/// Options: name (required), rows (array of maps or csv::stream(path)), params (|row| → invitation",
             "/// params; default: the row itself), key (|row| → row key; default: email, else phone),",
             "/// concurrency (8), report (path prefix for .csv/.json), dryRun, settleSeconds (5), client,",
-            "/// reinvite (false: a client who already holds a live invitation in the project is skipped).",
+            "/// reinvite (false: a client who already holds a live invitation in the project is skipped),",
+            "/// wait (false: a campaign another runner holds is refused; true: wait and take over when it ends).",
             "/// Returns #{ created, skipped, alreadyInvited, duplicate, invalid, failed, results, report, … }.",
             "/// ```rhai",
             "/// let r = campaign::run(#{ name: \"spring\", rows: csv::stream(\"clients.csv\"), report: \"clients.report\" });",

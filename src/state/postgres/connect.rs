@@ -6,7 +6,8 @@
 
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The schema every table lives in, apart from whatever else shares the database.
 pub const SCHEMA: &str = "zavu_script";
@@ -16,6 +17,8 @@ pub const SCHEMA: &str = "zavu_script";
 pub struct Conn {
     pub client: Arc<tokio_postgres::Client>,
     pub at: String,
+    /// For a session that holds a lock: when the server last heard from it.
+    pub held: Option<Arc<Held>>,
 }
 
 impl Conn {
@@ -29,22 +32,94 @@ impl Conn {
     }
 }
 
+/// A lock-holding session's lease, as its own process can vouch for it. The server ends
+/// the session (and its locks go) once it has been silent for the lease; a heartbeat keeps
+/// it talking while the process runs. The process counts its lock as held only while its
+/// last answered heartbeat was sent less than half a lease ago — so after it was frozen
+/// (SIGSTOP, a paused VM) or cut off, it finds out before acting on a lock that may
+/// already have passed to someone else, with half a lease to spare.
+pub struct Held {
+    lease: Duration,
+    /// When the last heartbeat that got an answer was sent.
+    heard: Mutex<Instant>,
+}
+
+impl Held {
+    /// `Err` with what it means when the lock can no longer be counted on.
+    pub fn check(&self) -> Result<(), String> {
+        let heard = *self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        let silent = heard.elapsed();
+        if silent > self.lease / 2 {
+            return Err(format!(
+                "the state database has not answered this process for {} (the lock's lease is \
+                 {}): the lock may already belong to another runner, so nothing more is sent",
+                seconds(silent),
+                seconds(self.lease)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// "3.9s", "30s": the duration layer sits beside this one, not below it.
+fn seconds(d: Duration) -> String {
+    format!("{}s", (d.as_secs_f64() * 10.0).round() / 10.0)
+}
+
+/// How often a holding session says it is still there: a quarter of its lease, so a
+/// heartbeat or two may be slow without the holder doubting its lock.
+fn heartbeat_every(lease: Duration) -> Duration {
+    (lease / 4).max(Duration::from_millis(50))
+}
+
 /// Connects as `role` (e.g. `cron`, `state status`), from inside a tokio runtime.
 pub async fn connect(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
     connect_with(target, role, "").await
 }
 
-/// Like [`connect`], for a connection whose session holds a lock: the server probes the
-/// client every few seconds when idle (TCP keepalives) and ends the session — releasing
-/// its locks — about 25 s after a machine stops answering, instead of the system default
-/// of hours; the client probes the server likewise.
+/// Like [`connect`], for a connection whose session holds a lock. The server ends the
+/// session — releasing its locks — once it has been idle for the target's lease
+/// (`idle_session_timeout`, PostgreSQL 14 and newer): a holder that was frozen, cut off, or
+/// whose machine died loses its locks a lease after it fell silent, however the network
+/// behaves. While the process runs, a heartbeat every quarter lease keeps the session busy
+/// and records when the server last answered ([`Held::check`]). TCP keepalives make the
+/// client notice a vanished server too.
 pub async fn connect_holding(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
-    connect_with(
+    let lease = target.lease();
+    let mut conn = connect_with(
         target,
         role,
-        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+        &format!(
+            " -c idle_session_timeout={} -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 \
+             -c tcp_keepalives_count=3",
+            lease.as_millis().max(1)
+        ),
     )
-    .await
+    .await?;
+    let held = Arc::new(Held {
+        lease,
+        heard: Mutex::new(Instant::now()),
+    });
+    conn.held = Some(held.clone());
+    // The heartbeat holds the client weakly: it must not keep the session (and the lock)
+    // alive after the journal let go of it.
+    let client = Arc::downgrade(&conn.client);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(heartbeat_every(lease));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(client) = client.upgrade() else {
+                return;
+            };
+            let sent = Instant::now();
+            if client.simple_query("SELECT 1").await.is_err() {
+                return;
+            }
+            *held.heard.lock().unwrap_or_else(|p| p.into_inner()) = sent;
+        }
+    });
+    Ok(conn)
 }
 
 async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Conn, StateError> {
@@ -70,5 +145,6 @@ async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Co
     Ok(Conn {
         client: Arc::new(client),
         at: target.to_string(),
+        held: None,
     })
 }

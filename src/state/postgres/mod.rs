@@ -12,4 +12,4 @@ pub mod cron;
 pub mod kv;
 pub mod migrate;
 
-pub use connect::{Conn, connect};
+pub use connect::{Conn, Held, connect};
