@@ -113,6 +113,9 @@ struct Pending {
     taken: u64,
     done: u64,
     closing: bool,
+    /// The writer thread is waiting for lines: only then does a new line need to wake it
+    /// (a wake-up is a system call even when nobody waits).
+    idle: bool,
 }
 
 impl Log {
@@ -175,7 +178,10 @@ impl Log {
             Out::Gathered(g) => {
                 let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
                 pending.lines.extend_from_slice(line.as_bytes());
-                g.arrived.notify_one();
+                // A busy writer takes this line with its next batch, unprompted.
+                if pending.idle {
+                    g.arrived.notify_one();
+                }
             }
         }
     }
@@ -223,8 +229,10 @@ fn write_gathered(g: &Gathered, out: &mut dyn Write) {
         {
             let mut pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
             while pending.lines.is_empty() && !pending.closing {
+                pending.idle = true;
                 pending = g.arrived.wait(pending).unwrap_or_else(|p| p.into_inner());
             }
+            pending.idle = false;
             if pending.lines.is_empty() {
                 return;
             }

@@ -9,9 +9,9 @@
 //! invitation, an event older than the last one applied — or one that would apply the status
 //! already applied — is recorded and skipped. It stores and answers; it runs nothing.
 
+use super::inbox_schema::{APPLIED_HAS_ROWID, APPLIED_MIGRATION, COLUMNS, SCHEMA, STAGE, entry};
 pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
-use super::inbox_schema::{COLUMNS, SCHEMA, STAGE, entry};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +34,20 @@ pub fn inbox_path(state_dir: &Path) -> PathBuf {
     state_dir.join("inbox.sqlite3")
 }
 
+/// An inbox made before `applied` became its key's B-tree is moved over, once: checked
+/// again inside the write transaction, so two processes opening it together move it once.
+fn migrate_applied(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_rowid = |c: &Connection| c.query_row(APPLIED_HAS_ROWID, [], |r| r.get::<_, i64>(0));
+    if has_rowid(conn)? == 0 {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if has_rowid(&tx)? > 0 {
+        tx.execute_batch(APPLIED_MIGRATION)?;
+    }
+    tx.commit()
+}
+
 impl Inbox {
     /// Opens (creating, 0600) the inbox at `path` for the project `scope` names.
     pub fn open(path: &Path, scope: &str) -> Result<Inbox, InboxError> {
@@ -47,12 +61,13 @@ impl Inbox {
                 message: e.to_string(),
             })?;
         }
-        let conn = Connection::open(path).map_err(err)?;
+        let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate_applied(&mut conn).map_err(err)?;
         Ok(Inbox {
             conn,
             path: path.to_path_buf(),
@@ -535,6 +550,43 @@ mod tests {
         assert!(inbox.record(&event("c", "b", "completed", 5)).unwrap());
         assert!(inbox.record(&event("s", "b", "in_progress", 5)).unwrap());
         assert_eq!(inbox.next_due(i64::MAX).unwrap().unwrap().event_id, "s");
+    }
+
+    #[test]
+    fn an_older_inbox_keeps_what_it_applied_when_its_table_is_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = inbox_path(dir.path());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE applied (scope TEXT NOT NULL, invitation_id TEXT NOT NULL,
+                     status TEXT NOT NULL, event_ms INTEGER NOT NULL,
+                     PRIMARY KEY (scope, invitation_id));
+                 INSERT INTO applied VALUES ('t fp', 'a', 'completed', 20);",
+            )
+            .unwrap();
+        }
+        let inbox = Inbox::open(&path, "t fp").unwrap();
+        let has_rowid = |i: &Inbox| -> i64 {
+            i.conn
+                .query_row(APPLIED_HAS_ROWID, [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(has_rowid(&inbox), 0, "moved to the table without rowid");
+        assert_eq!(
+            inbox.applied("a").unwrap(),
+            Some(Applied {
+                status: "completed".into(),
+                event_ms: 20
+            })
+        );
+        inbox.set_applied("a", "in_progress", 10).unwrap();
+        assert_eq!(inbox.applied("a").unwrap().unwrap().status, "completed");
+        drop(inbox);
+        // Opened again: nothing left to move.
+        let again = Inbox::open(&path, "t fp").unwrap();
+        assert_eq!(has_rowid(&again), 0);
+        assert_eq!(again.applied("a").unwrap().unwrap().event_ms, 20);
     }
 
     #[test]

@@ -110,17 +110,40 @@ CREATE TABLE IF NOT EXISTS events (
 -- state in an index of their own; it goes.)
 DROP INDEX IF EXISTS events_to_run;
 CREATE INDEX IF NOT EXISTS events_due ON events (scope, event_ms) WHERE state = 'received';
+-- The table is its key's B-tree (no rowid table beside it): a handler's commit writes one
+-- page here, not two. Inboxes made before are moved over on open (APPLIED_MIGRATION).
 CREATE TABLE IF NOT EXISTS applied (
     scope TEXT NOT NULL,
     invitation_id TEXT NOT NULL,
     status TEXT NOT NULL,
     event_ms INTEGER NOT NULL,
     PRIMARY KEY (scope, invitation_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (
     scope TEXT PRIMARY KEY,
     baseline_ms INTEGER NOT NULL
 );
+";
+
+/// Whether an inbox's `applied` table is still the rowid table inboxes were first made
+/// with, which [`APPLIED_MIGRATION`] replaces.
+pub(super) const APPLIED_HAS_ROWID: &str = "SELECT COUNT(*) FROM sqlite_master \
+    WHERE type = 'table' AND name = 'applied' AND sql NOT LIKE '%WITHOUT ROWID%'";
+
+/// Moves an older inbox's `applied` rows into the table [`SCHEMA`] makes now; run in one
+/// transaction, so an inbox is either moved whole or left as it was.
+pub(super) const APPLIED_MIGRATION: &str = "
+CREATE TABLE applied_moved (
+    scope TEXT NOT NULL,
+    invitation_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    event_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, invitation_id)
+) WITHOUT ROWID;
+INSERT INTO applied_moved (scope, invitation_id, status, event_ms)
+    SELECT scope, invitation_id, status, event_ms FROM applied;
+DROP TABLE applied;
+ALTER TABLE applied_moved RENAME TO applied;
 ";
 
 /// Where a status stands in an invitation's life, for events stamped the same millisecond:
