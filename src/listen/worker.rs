@@ -52,7 +52,8 @@ pub struct WorkerEnv {
     pub handler: Arc<AST>,
     pub handler_name: String,
     /// The one connection to the inbox, shared with the receiver and the catch-up: writers
-    /// take turns on a mutex instead of sleeping on SQLite's busy lock.
+    /// take turns on a mutex instead of sleeping on SQLite's busy lock (or queueing on
+    /// one Postgres connection).
     pub inbox: Arc<Mutex<Inbox>>,
     pub max_attempts: i64,
     pub metrics: Arc<ListenMetrics>,
@@ -199,7 +200,8 @@ fn begin(env: &WorkerEnv, inbox: &Db<'_>, e: &Entry) -> Option<i64> {
         Ok(_) => {
             let marked = inbox.get().start(&e.event_id);
             return match marked {
-                Ok(n) => Some(n),
+                // `None`: another replica's to run (or not yet); a later look decides.
+                Ok(n) => n,
                 Err(err) => {
                     log.error("inbox", err.to_string());
                     None

@@ -63,7 +63,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     first.ok();
     assert!(
-        first.stdout.contains("schema migrated from version 0 to 3"),
+        first.stdout.contains("schema migrated from version 0 to 4"),
         "{}",
         first.stdout
     );
@@ -73,7 +73,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     again.ok();
     assert!(
-        again.stdout.contains("schema already at version 3"),
+        again.stdout.contains("schema already at version 4"),
         "{}",
         again.stdout
     );
@@ -82,7 +82,8 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         [
             (1, "replicas_and_cron".into()),
             (2, "store".into()),
-            (3, "campaigns".into())
+            (3, "campaigns".into()),
+            (4, "inbox".into())
         ]
     );
 
@@ -100,7 +101,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
     assert!(
         status
             .stdout
-            .contains("schema: version 3 (the newest this zavu-script knows)"),
+            .contains("schema: version 4 (the newest this zavu-script knows)"),
         "{}",
         status.stdout
     );
@@ -111,7 +112,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         .await;
     json.ok();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
-    assert_eq!(v["schema"]["version"], 3);
+    assert_eq!(v["schema"]["version"], 4);
     assert_eq!(v["schema"]["pending"], serde_json::json!([]));
 }
 
@@ -132,10 +133,10 @@ async fn concurrent_migrations_apply_each_version_once() {
         .inspect(|d| {
             d.ok();
         })
-        .filter(|d| d.stdout.contains("migrated from version 0 to 3"))
+        .filter(|d| d.stdout.contains("migrated from version 0 to 4"))
         .count();
     assert_eq!(migrated, 1, "{done:#?}");
-    assert_eq!(version_rows(&url).await.len(), 3);
+    assert_eq!(version_rows(&url).await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,12 +165,12 @@ async fn a_newer_schema_is_refused_and_left_alone() {
     refused.expect_code(2);
     assert!(
         refused.stderr.contains(
-            "the state database is at schema version 99; this zavu-script knows up to 3 — upgrade it"
+            "the state database is at schema version 99; this zavu-script knows up to 4 — upgrade it"
         ),
         "{}",
         refused.stderr
     );
-    assert_eq!(version_rows(&url).await.len(), 4);
+    assert_eq!(version_rows(&url).await.len(), 5);
 }
 
 /// The URL's password never reaches output, and a bad setting names itself.

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "campaigns",
         include_str!("../../../migrations/postgres/0003_campaigns.sql"),
     ),
+    (
+        4,
+        "inbox",
+        include_str!("../../../migrations/postgres/0004_inbox.sql"),
+    ),
 ];
 
 /// The advisory-lock key migrations serialize on (any constant; the text is "zavu-mig").

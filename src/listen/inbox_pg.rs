@@ -1,0 +1,562 @@
+//! The receiver's inbox in the shared state database (`--state-url`), for several `listen`
+//! replicas behind one load balancer: the same events, applied statuses and baseline as
+//! the SQLite inbox (migration 0004), plus who runs what. A delivery reaching any replica
+//! is recorded once (`INSERT … ON CONFLICT`); an event is claimed by one replica at a
+//! time — claims are serialized per project by a transaction-scoped advisory lock, so two
+//! events of one invitation never run at once and an invitation's events start in order —
+//! and the claim holds a lease that this replica renews in the background while the
+//! handler runs. A replica that dies stops renewing; once its lease has run out the event
+//! is claimable again and another replica runs it (the same "the event in hand runs
+//! again" as a restart after a crash on one machine).
+//!
+//! Every method is synchronous, for the handler's and the recorder's plain threads: each
+//! one blocks on the runtime (stepping out of a runtime worker first when called from
+//! one). Leases are measured on the database's clock, never a replica's. It stores and
+//! answers; it runs no handler.
+
+use super::inbox_pg_sql::{CLAIM_LOCK_CLASS, COLUMNS, claimable, entry, stage};
+use super::inbox_schema::{Applied, Entry, InboxError, NewEvent};
+use crate::state::backend::PgTarget;
+use crate::state::error::StateError;
+use crate::state::postgres::connect::{Conn, connect};
+use crate::state::postgres::migrate;
+use crate::state::replica::Replica;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::runtime::Handle;
+use tokio_postgres::Row;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub struct PgInbox {
+    target: PgTarget,
+    scope: String,
+    /// This replica: the owner its claims carry.
+    replica: Replica,
+    ttl: Duration,
+    handle: Handle,
+    conn: Mutex<Option<Conn>>,
+    /// Why the leases could not be renewed at the last try, if they could not.
+    trouble: Arc<Mutex<Option<String>>>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgInbox {
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
+/// Runs `f` to completion from a plain thread or from inside the runtime.
+fn block<T>(handle: &Handle, f: impl Future<Output = T>) -> T {
+    if Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| handle.block_on(f))
+    } else {
+        handle.block_on(f)
+    }
+}
+
+impl PgInbox {
+    /// Connects, brings the schema up to date, registers this replica (kind `listen`) and
+    /// starts renewing its leases every third of `ttl`.
+    pub fn open(
+        target: &PgTarget,
+        scope: &str,
+        handle: Handle,
+        ttl: Duration,
+    ) -> Result<PgInbox, InboxError> {
+        let replica = Replica::new("listen", None);
+        let trouble = Arc::new(Mutex::new(None));
+        let conn = block(&handle, async {
+            let conn = connect(target, "listen").await?;
+            migrate::migrate(&conn, &replica.id).await?;
+            replica.register(&conn).await?;
+            Ok::<_, StateError>(conn)
+        })
+        .map_err(|e| wrap(target, e))?;
+        let renewer = handle.spawn(renew(target.clone(), replica.clone(), ttl, trouble.clone()));
+        Ok(PgInbox {
+            target: target.clone(),
+            scope: scope.to_string(),
+            replica,
+            ttl,
+            handle,
+            conn: Mutex::new(Some(conn)),
+            trouble,
+            renewer,
+        })
+    }
+
+    /// This replica's id, as claims and `state status` show it.
+    pub fn owner(&self) -> &str {
+        &self.replica.id
+    }
+
+    /// Why this replica's leases could not be renewed at the last try, if so.
+    pub fn trouble(&self) -> Arc<Mutex<Option<String>>> {
+        self.trouble.clone()
+    }
+
+    /// The connection, opened again when the last one was lost.
+    async fn conn(&self) -> Result<Conn, StateError> {
+        let held = self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(c) = held
+            && !c.client.is_closed()
+        {
+            return Ok(c);
+        }
+        let c = connect(&self.target, "listen").await?;
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        Ok(c)
+    }
+
+    fn run<T, F>(&self, f: impl FnOnce(Conn) -> F) -> Result<T, InboxError>
+    where
+        F: Future<Output = Result<T, StateError>>,
+    {
+        block(&self.handle, async {
+            let c = self.conn().await?;
+            f(c).await
+        })
+        .map_err(|e| wrap(&self.target, e))
+    }
+
+    /// Deliveries that arrived together, in one transaction; per event `true` when it is
+    /// new, `false` for a delivery of an id recorded before (counted, not run again).
+    pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            let cl = &c.client;
+            cl.batch_execute("BEGIN")
+                .await
+                .map_err(c.err("recording deliveries"))?;
+            let done = async {
+                let insert = cl
+                    .prepare(
+                        "INSERT INTO inbox_events (scope, event_id, invitation_id,
+                           previous_status, current_status, event_ms, received_ms, synthesized,
+                           body, state)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'received')
+                         ON CONFLICT (scope, event_id) DO UPDATE
+                           SET deliveries = inbox_events.deliveries + 1
+                         RETURNING (xmax = 0)",
+                    )
+                    .await?;
+                let mut fresh = Vec::with_capacity(events.len());
+                for e in events {
+                    let row = cl
+                        .query_one(
+                            &insert,
+                            &[
+                                scope,
+                                &e.event_id,
+                                &e.invitation_id,
+                                &e.previous_status,
+                                &e.current_status,
+                                &e.event_ms,
+                                &now_ms(),
+                                &e.synthesized,
+                                &e.body,
+                            ],
+                        )
+                        .await?;
+                    fresh.push(row.get::<_, bool>(0));
+                }
+                cl.batch_execute("COMMIT").await?;
+                Ok(fresh)
+            }
+            .await;
+            if done.is_err() {
+                let _ = cl.batch_execute("ROLLBACK").await;
+            }
+            done.map_err(c.err("recording deliveries"))
+        })
+    }
+
+    /// Running events whose replica stopped renewing their lease go back in line; how many.
+    pub fn requeue_abandoned(&self) -> Result<usize, InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "UPDATE inbox_events SET state = 'received', owner = NULL, lease_until = NULL
+                     WHERE scope = $1 AND state = 'running' AND lease_until < now()",
+                    &[scope],
+                )
+                .await
+                .map(|n| n as usize)
+                .map_err(c.err("requeueing abandoned events"))
+        })
+    }
+
+    /// Up to `limit` events this replica may claim at `now_ms`, in the order to handle them.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
+        let (scope, limit) = (&self.scope, limit as i64);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM inbox_events e WHERE {}
+             ORDER BY e.event_ms, {}, e.received_ms LIMIT $3",
+            claimable(),
+            stage("e.current_status")
+        );
+        self.run(|c| async move {
+            let rows = c
+                .client
+                .query(&sql, &[scope, &now_ms, &limit])
+                .await
+                .map_err(c.err("reading the events due"))?;
+            Ok(rows.iter().map(entry).collect())
+        })
+    }
+
+    /// Claims `event_id` for this replica under a fresh lease: its attempt number, or
+    /// `None` when it is not this replica's to run now (another one claimed it, an event
+    /// of its invitation is running or waits before it, or its status was applied since).
+    pub fn start(&self, event_id: &str) -> Result<Option<i64>, InboxError> {
+        let (scope, owner, ttl) = (&self.scope, &self.replica.id, self.ttl.as_secs_f64());
+        let sql = format!(
+            "UPDATE inbox_events e SET state = 'running', attempts = e.attempts + 1,
+               owner = $4, lease_until = now() + make_interval(secs => $5)
+             WHERE e.event_id = $3 AND {}
+               AND NOT EXISTS (
+                 SELECT 1 FROM inbox_applied a
+                 WHERE a.scope = e.scope AND a.invitation_id = e.invitation_id
+                   AND (a.event_ms > e.event_ms OR a.status = e.current_status
+                        OR (a.event_ms = e.event_ms AND {} > {})))
+             RETURNING e.attempts",
+            claimable(),
+            stage("a.status"),
+            stage("e.current_status")
+        );
+        self.run(|c| async move {
+            let cl = &c.client;
+            cl.batch_execute("BEGIN")
+                .await
+                .map_err(c.err("claiming an event"))?;
+            let done = async {
+                // Claims of one project queue here, so each sees the ones before it.
+                cl.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    &[&CLAIM_LOCK_CLASS, scope],
+                )
+                .await?;
+                let row = cl
+                    .query_opt(&sql, &[scope, &now_ms(), &event_id, owner, &ttl])
+                    .await?;
+                cl.batch_execute("COMMIT").await?;
+                Ok(row.map(|r| r.get::<_, i64>(0)))
+            }
+            .await;
+            if done.is_err() {
+                let _ = cl.batch_execute("ROLLBACK").await;
+            }
+            done.map_err(c.err("claiming an event"))
+        })
+    }
+
+    /// The handler succeeded: the event is done and its status applied, in one statement.
+    pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "WITH done AS (
+                       UPDATE inbox_events SET state = 'done', last_error = NULL,
+                         finished_ms = $6, lease_until = NULL
+                       WHERE scope = $1 AND event_id = $2)
+                     INSERT INTO inbox_applied (scope, invitation_id, status, event_ms)
+                     VALUES ($1, $3, $4, $5)
+                     ON CONFLICT (scope, invitation_id) DO UPDATE SET
+                       status = CASE WHEN excluded.event_ms >= inbox_applied.event_ms
+                                THEN excluded.status ELSE inbox_applied.status END,
+                       event_ms = GREATEST(inbox_applied.event_ms, excluded.event_ms)",
+                    &[
+                        scope,
+                        &e.event_id,
+                        &e.invitation_id,
+                        &e.current_status,
+                        &e.event_ms,
+                        &now_ms(),
+                    ],
+                )
+                .await
+                .map(|_| ())
+                .map_err(c.err("finishing an event"))
+        })
+    }
+
+    pub fn set_applied(
+        &self,
+        invitation_id: &str,
+        status: &str,
+        event_ms: i64,
+    ) -> Result<(), InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "INSERT INTO inbox_applied (scope, invitation_id, status, event_ms)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (scope, invitation_id) DO UPDATE SET
+                       status = CASE WHEN excluded.event_ms >= inbox_applied.event_ms
+                                THEN excluded.status ELSE inbox_applied.status END,
+                       event_ms = GREATEST(inbox_applied.event_ms, excluded.event_ms)",
+                    &[scope, &invitation_id, &status, &event_ms],
+                )
+                .await
+                .map(|_| ())
+                .map_err(c.err("recording an applied status"))
+        })
+    }
+
+    /// The handler failed: retry at `retry_at_ms`, or give up. Only while this replica
+    /// still holds the claim — once its lease ran out the event is another replica's.
+    pub fn fail(
+        &self,
+        event_id: &str,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<(), InboxError> {
+        let (state, not_before) = match retry_at_ms {
+            Some(at) => ("received", at),
+            None => ("failed", 0),
+        };
+        let (scope, owner) = (&self.scope, &self.replica.id);
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "UPDATE inbox_events SET state = $3, last_error = $4, not_before_ms = $5,
+                       finished_ms = CASE WHEN $3 = 'failed' THEN $6::bigint END,
+                       owner = NULL, lease_until = NULL
+                     WHERE scope = $1 AND event_id = $2 AND state = 'running' AND owner = $7",
+                    &[
+                        scope,
+                        &event_id,
+                        &state,
+                        &error,
+                        &not_before,
+                        &now_ms(),
+                        owner,
+                    ],
+                )
+                .await
+                .map(|_| ())
+                .map_err(c.err("recording a failed attempt"))
+        })
+    }
+
+    /// Recorded as not run — unless another replica claimed it meanwhile.
+    pub fn skip(&self, event_id: &str, why: &str) -> Result<(), InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "UPDATE inbox_events SET state = 'skipped', last_error = $3, finished_ms = $4,
+                       owner = NULL, lease_until = NULL
+                     WHERE scope = $1 AND event_id = $2
+                       AND (state = 'received' OR (state = 'running' AND lease_until < now()))",
+                    &[scope, &event_id, &why, &now_ms()],
+                )
+                .await
+                .map(|_| ())
+                .map_err(c.err("recording a skipped event"))
+        })
+    }
+
+    /// One row of one query, with the scope as `$1` and `args` after it.
+    fn query_opt<T: Send>(
+        &self,
+        sql: &str,
+        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        read: impl FnOnce(&Row) -> T + Send,
+        doing: &str,
+    ) -> Result<Option<T>, InboxError> {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&self.scope];
+        params.extend_from_slice(args);
+        self.run(|c| async move {
+            let row = c
+                .client
+                .query_opt(sql, &params)
+                .await
+                .map_err(c.err(doing))?;
+            Ok(row.as_ref().map(read))
+        })
+    }
+
+    /// A statement with the scope as `$1` and `args` after it: the rows it changed.
+    fn execute(
+        &self,
+        sql: &str,
+        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        doing: &str,
+    ) -> Result<u64, InboxError> {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&self.scope];
+        params.extend_from_slice(args);
+        self.run(|c| async move { c.client.execute(sql, &params).await.map_err(c.err(doing)) })
+    }
+
+    /// Events running now under a live lease, on any replica.
+    pub fn running(&self) -> Result<i64, InboxError> {
+        self.query_opt(
+            "SELECT count(*) FROM inbox_events
+             WHERE scope = $1 AND state = 'running' AND lease_until >= now()",
+            &[],
+            |r| r.get(0),
+            "counting running events",
+        )
+        .map(|n| n.unwrap_or(0))
+    }
+
+    pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
+        self.query_opt(
+            "SELECT min(not_before_ms) FROM inbox_events WHERE scope = $1 AND state = 'received'",
+            &[],
+            |r| r.get(0),
+            "reading the next retry",
+        )
+        .map(Option::flatten)
+    }
+
+    pub fn get(&self, event_id: &str) -> Result<Option<Entry>, InboxError> {
+        self.query_opt(
+            &format!("SELECT {COLUMNS} FROM inbox_events WHERE scope = $1 AND event_id = $2"),
+            &[&event_id],
+            entry,
+            "reading an event",
+        )
+    }
+
+    pub fn applied(&self, invitation_id: &str) -> Result<Option<Applied>, InboxError> {
+        self.query_opt(
+            "SELECT status, event_ms FROM inbox_applied WHERE scope = $1 AND invitation_id = $2",
+            &[&invitation_id],
+            |r| Applied {
+                status: r.get(0),
+                event_ms: r.get(1),
+            },
+            "reading an applied status",
+        )
+    }
+
+    pub fn requeue_failed(&self) -> Result<usize, InboxError> {
+        self.execute(
+            "UPDATE inbox_events SET state = 'received', attempts = 0, not_before_ms = 0
+             WHERE scope = $1 AND state = 'failed'",
+            &[],
+            "requeueing failed events",
+        )
+        .map(|n| n as usize)
+    }
+
+    pub fn baseline_ms(&self) -> Result<Option<i64>, InboxError> {
+        self.query_opt(
+            "SELECT baseline_ms FROM inbox_marks WHERE scope = $1",
+            &[],
+            |r| r.get(0),
+            "reading the baseline",
+        )
+    }
+
+    pub fn set_baseline(&self, at_ms: i64) -> Result<(), InboxError> {
+        self.execute(
+            "INSERT INTO inbox_marks (scope, baseline_ms) VALUES ($1, $2)
+             ON CONFLICT (scope) DO NOTHING",
+            &[&at_ms],
+            "recording the baseline",
+        )
+        .map(|_| ())
+    }
+
+    /// Events by state, and how many deliveries were duplicates.
+    pub fn counts(&self) -> Result<(Vec<(String, i64)>, i64), InboxError> {
+        let scope = &self.scope;
+        self.run(|c| async move {
+            let states = c
+                .client
+                .query(
+                    "SELECT state, count(*) FROM inbox_events WHERE scope = $1
+                     GROUP BY state ORDER BY state",
+                    &[scope],
+                )
+                .await
+                .map_err(c.err("counting events"))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let dups = c
+                .client
+                .query_one(
+                    "SELECT coalesce(sum(deliveries - 1), 0)::bigint FROM inbox_events
+                     WHERE scope = $1",
+                    &[scope],
+                )
+                .await
+                .map_err(c.err("counting duplicate deliveries"))?
+                .get(0);
+            Ok((states, dups))
+        })
+    }
+
+    /// A clean exit: this replica is recorded as stopped (its leases were given back as
+    /// each event finished).
+    pub fn close(&self) {
+        self.renewer.abort();
+        let _ = self.run(|c| async move { self.replica.stopped(&c).await });
+    }
+}
+
+fn wrap(target: &PgTarget, e: StateError) -> InboxError {
+    InboxError {
+        path: PathBuf::from(target.to_string()),
+        message: match e {
+            StateError::Postgres { doing, detail, .. } => format!("{doing}: {detail}"),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// The heartbeat: every third of `ttl` (at most every 5 s, so `/healthz` hears of a lost
+/// database soon), on a connection of its own, bumps this replica's `last_seen` and renews
+/// the leases of the events it is running. What goes wrong is kept for `/healthz`.
+async fn renew(
+    target: PgTarget,
+    replica: Replica,
+    ttl: Duration,
+    trouble: Arc<Mutex<Option<String>>>,
+) {
+    let every = (ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let mut conn: Option<Conn> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let round = async {
+            let c = match conn.take() {
+                Some(c) if !c.client.is_closed() => c,
+                _ => connect(&target, "listen heartbeat").await?,
+            };
+            replica.heartbeat(&c, ttl).await?;
+            c.client
+                .execute(
+                    "UPDATE inbox_events SET lease_until = now() + make_interval(secs => $2)
+                     WHERE owner = $1 AND state = 'running'",
+                    &[&replica.id, &ttl.as_secs_f64()],
+                )
+                .await
+                .map_err(c.err("renewing this replica's leases"))?;
+            Ok::<_, StateError>(c)
+        }
+        .await;
+        let why = match round {
+            Ok(c) => {
+                conn = Some(c);
+                None
+            }
+            Err(e) => Some(format!(
+                "cannot renew this replica's leases in the state database: {e}"
+            )),
+        };
+        *trouble.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+}

@@ -1,0 +1,246 @@
+//! `zavu-script listen` on several replicas sharing one PostgreSQL (`ZAVU_STATE_URL`), as
+//! behind a load balancer: the test itself sends signed deliveries round-robin across the
+//! replicas, each one also to another replica, out of order and concurrently — every
+//! delivery is acknowledged, exactly one of each event's two is fresh, and each event's
+//! handler runs once in total. A replica SIGKILLed while its handler runs leaves the event
+//! to another replica, which runs it again once the lease has run out; nothing is lost and
+//! nothing else runs twice.
+//!
+//! What ran is read from the replicas' logs (the handler prints a line per run) and checked
+//! against the inbox in the database; tests wait with deadlines, never assert timings.
+
+use crate::support::{Running, TestSandbox, cmd, eventually, pg, ready, repo, script};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use zavu_script::api::webhook::sign;
+
+const SECRET: &str = "whsec_replicas_share_this";
+
+/// Prints `ran <event> attempt <n>` on every run and `done <event>` when it returns; an
+/// event of `inv_slow` on its first attempt sleeps for ten minutes in between.
+const HANDLER: &str = r#"
+print(`ran ${event.id} attempt ${event.attempt}`);
+if event.data.invitationId == "inv_slow" && event.attempt == 1 {
+    print(`slow ${event.id}`);
+    sleep(600);
+}
+print(`done ${event.id}`);
+"#;
+
+fn replica(sb: &TestSandbox, url: &str, handler: &std::path::Path, ttl: &str) -> Running {
+    let state = tempfile::tempdir().unwrap();
+    let mut c = cmd(state.path());
+    c.current_dir(repo())
+        .env("ZAVUDEV_API_KEY", &sb.key)
+        .env("ZAVUDEV_BASE_URL", sb.url())
+        .env("ZAVU_STATE_URL", url)
+        .env("ZAVU_WEBHOOK_SECRET", SECRET)
+        .arg("listen")
+        .arg(handler)
+        .args(["--port", "0", "--catch-up-every", "0s", "--lease-ttl", ttl])
+        .args(["--shutdown-grace", "1s"]);
+    Running::spawn(c, Some(state))
+}
+
+/// A signed `invitation.status_changed` delivery of event `id`.
+fn delivery(id: &str, invitation: &str, at_ms: i64) -> (String, String) {
+    let body = json!({
+        "id": id, "type": "invitation.status_changed", "timestamp": at_ms,
+        "projectId": "prj_sandbox",
+        "data": {"invitationId": invitation, "previousStatus": "in_progress",
+                 "currentStatus": "completed"}})
+    .to_string();
+    let signature = sign(SECRET, chrono::Utc::now().timestamp(), body.as_bytes());
+    (body, signature)
+}
+
+/// Posts a delivery; the receiver's answer (panics unless 2xx).
+async fn post(sb: &TestSandbox, to: &str, (body, signature): &(String, String)) -> Value {
+    let res = sb
+        .http
+        .post(to)
+        .header("content-type", "application/json")
+        .header("X-Zavu-Signature", signature)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("the replica answers");
+    let status = res.status();
+    let answer: Value = res.json().await.expect("a JSON answer");
+    assert!(status.is_success(), "{to}: {status} {answer}");
+    answer
+}
+
+/// Per event id, the handler's `marker` lines (`ran`, `done`, `slow`) across `replicas`.
+fn lines(replicas: &[&Running], marker: &str) -> BTreeMap<String, usize> {
+    let needle = format!("> {marker} ");
+    let mut seen = BTreeMap::new();
+    for r in replicas {
+        for line in r.log() {
+            if let Some((_, rest)) = line.split_once(&needle)
+                && let Some(id) = rest.split_whitespace().next()
+            {
+                *seen.entry(id.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// The inbox's events in the database: id → (state, attempts, deliveries).
+async fn inbox(url: &str) -> BTreeMap<String, (String, i64, i64)> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .query(
+            "SELECT event_id, state, attempts, deliveries FROM zavu_script.inbox_events",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_share_one_inbox_and_run_each_event_once() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let mut replicas: Vec<Running> = (0..3)
+        .map(|_| replica(&sb, &url, &handler, "30s"))
+        .collect();
+    let mut urls = vec![];
+    for r in replicas.iter_mut() {
+        urls.push(ready(r).await);
+    }
+
+    // 30 events; each delivered to replica i % 3 and again to the next one, the 60 posts
+    // shuffled (a stride through them) and sent eight at a time.
+    const N: usize = 30;
+    let events: Vec<(String, (String, String))> = (0..N)
+        .map(|i| {
+            let id = format!("evt_{i:02}");
+            let d = delivery(&id, &format!("inv_{i:02}"), 1_000 + i as i64);
+            (id, d)
+        })
+        .collect();
+    let posts: Vec<(usize, usize)> = (0..2 * N)
+        .map(|k| (k * 7) % (2 * N))
+        .map(|k| (k / 2, (k / 2 + k % 2) % 3))
+        .collect();
+    let answers: Vec<(usize, Value)> = futures::stream::iter(posts)
+        .map(|(i, to)| {
+            let (sb, urls, events) = (&sb, &urls, &events);
+            async move { (i, post(sb, &urls[to], &events[i].1).await) }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut fresh = vec![0; N];
+    for (i, answer) in &answers {
+        assert_eq!(answer["received"], true, "{answer}");
+        if answer["duplicate"] == false {
+            fresh[*i] += 1;
+        }
+    }
+    assert_eq!(
+        fresh,
+        vec![1; N],
+        "one of each event's two deliveries is new"
+    );
+
+    let all: Vec<&Running> = replicas.iter().collect();
+    eventually("every event handled", async || {
+        (lines(&all, "done").len() == N).then_some(())
+    })
+    .await;
+    let ran = lines(&all, "ran");
+    let expected: BTreeMap<String, usize> = events.iter().map(|(id, _)| (id.clone(), 1)).collect();
+    assert_eq!(ran, expected, "each event's handler ran once in total");
+    let db = inbox(&url).await;
+    for (id, _) in &events {
+        assert_eq!(
+            db[id],
+            ("done".to_string(), 1, 2),
+            "{id}: done, one attempt, two deliveries"
+        );
+    }
+    // The work was shared: more than one replica ran handlers.
+    let busy = replicas
+        .iter()
+        .filter(|r| !lines(&[r], "ran").is_empty())
+        .count();
+    assert!(busy >= 2, "handlers ran on {busy} replica(s)");
+
+    for r in &replicas {
+        r.signal("TERM");
+    }
+    for r in replicas.iter_mut() {
+        assert_eq!(r.exit_code().await, 0, "{}", r.log().join("\n"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease_runs_out() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let mut a = replica(&sb, &url, &handler, "2s");
+    let mut b = replica(&sb, &url, &handler, "2s");
+    let (to_a, to_b) = (ready(&mut a).await, ready(&mut b).await);
+
+    // The slow event reaches a only; a claims it and is inside its handler.
+    let slow = delivery("evt_slow", "inv_slow", 1_000);
+    post(&sb, &to_a, &slow).await;
+    a.wait_for("> slow evt_slow", 1).await;
+    // More events, to both: b takes them while a is busy, and a's lease is renewed.
+    let others: Vec<(String, (String, String))> = (0..6)
+        .map(|i| {
+            let id = format!("evt_{i}");
+            let d = delivery(&id, &format!("inv_{i}"), 2_000 + i);
+            (id, d)
+        })
+        .collect();
+    for (i, (_, d)) in others.iter().enumerate() {
+        post(&sb, if i % 2 == 0 { &to_a } else { &to_b }, d).await;
+    }
+    eventually("b to run the other events", async || {
+        (lines(&[&b], "done").len() == others.len()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        lines(&[&b], "ran").get("evt_slow"),
+        None,
+        "a's lease is live while it runs: b leaves evt_slow alone"
+    );
+
+    a.signal("KILL");
+    assert_ne!(a.exit_code().await, 0);
+    b.wait_for("> done evt_slow", 1).await;
+    assert!(
+        b.log()
+            .iter()
+            .any(|l| l.contains("> ran evt_slow attempt 2")),
+        "b runs it as the second attempt:\n{}",
+        b.log().join("\n")
+    );
+    let ran = lines(&[&a, &b], "ran");
+    let done = lines(&[&a, &b], "done");
+    assert_eq!(ran["evt_slow"], 2, "the event in a's hand ran again, once");
+    assert_eq!(done["evt_slow"], 1);
+    for (id, _) in &others {
+        assert_eq!((ran[id], done[id]), (1, 1), "{id} ran once");
+    }
+    let db = inbox(&url).await;
+    assert_eq!(db["evt_slow"], ("done".to_string(), 2, 1));
+    assert_eq!(db.len(), others.len() + 1, "nothing lost: {db:?}");
+    assert!(db.values().all(|(state, _, _)| state == "done"), "{db:?}");
+
+    b.signal("TERM");
+    assert_eq!(b.exit_code().await, 0, "{}", b.log().join("\n"));
+}
