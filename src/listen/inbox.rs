@@ -6,7 +6,7 @@
 //! delivery is acknowledged and not run again. This enum only dispatches; what each home
 //! guarantees, and how, is written beside its code.
 
-pub use super::inbox_pg::PgInbox;
+pub use super::inbox_pg::{Heartbeat, PgInbox};
 pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
 pub use super::inbox_sqlite::{SqliteInbox, inbox_path};
 use std::path::PathBuf;
@@ -23,8 +23,8 @@ pub enum Inbox {
 pub enum Home {
     /// The SQLite file: it must still be the one that was opened.
     File(PathBuf),
-    /// The state database: why this replica could not renew its leases, if it could not.
-    Database(Arc<Mutex<Option<String>>>),
+    /// The state database: what this replica's heartbeat last found.
+    Database(Arc<Heartbeat>),
 }
 
 macro_rules! both {
@@ -172,7 +172,7 @@ impl Inbox {
     pub fn home(&self) -> Home {
         match self {
             Inbox::Sqlite(i) => Home::File(i.path().to_path_buf()),
-            Inbox::Postgres(i) => Home::Database(i.trouble()),
+            Inbox::Postgres(i) => Home::Database(i.heartbeat()),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::state::postgres::migrate;
 use crate::state::replica::Replica;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -41,7 +42,7 @@ pub struct PgInbox {
     handle: Handle,
     conn: Mutex<Option<Conn>>,
     /// Why the leases could not be renewed at the last try, if they could not.
-    trouble: Arc<Mutex<Option<String>>>,
+    heartbeat: Arc<Heartbeat>,
     renewer: tokio::task::JoinHandle<()>,
 }
 
@@ -70,7 +71,7 @@ impl PgInbox {
         ttl: Duration,
     ) -> Result<PgInbox, InboxError> {
         let replica = Replica::new("listen", None);
-        let trouble = Arc::new(Mutex::new(None));
+        let heartbeat = Arc::new(Heartbeat::default());
         let conn = block(&handle, async {
             let conn = connect(target, "listen").await?;
             migrate::migrate(&conn, &replica.id).await?;
@@ -78,7 +79,12 @@ impl PgInbox {
             Ok::<_, StateError>(conn)
         })
         .map_err(|e| wrap(target, e))?;
-        let renewer = handle.spawn(renew(target.clone(), replica.clone(), ttl, trouble.clone()));
+        let renewer = handle.spawn(renew(
+            target.clone(),
+            replica.clone(),
+            ttl,
+            heartbeat.clone(),
+        ));
         Ok(PgInbox {
             target: target.clone(),
             scope: scope.to_string(),
@@ -86,7 +92,7 @@ impl PgInbox {
             ttl,
             handle,
             conn: Mutex::new(Some(conn)),
-            trouble,
+            heartbeat,
             renewer,
         })
     }
@@ -97,8 +103,8 @@ impl PgInbox {
     }
 
     /// Why this replica's leases could not be renewed at the last try, if so.
-    pub fn trouble(&self) -> Arc<Mutex<Option<String>>> {
-        self.trouble.clone()
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// The connection, opened again when the last one was lost.
@@ -508,6 +514,15 @@ impl PgInbox {
     }
 }
 
+/// What the heartbeat last found, for `/healthz`.
+#[derive(Default)]
+pub struct Heartbeat {
+    /// Why this replica's leases could not be renewed at the last try, if they could not.
+    pub trouble: Mutex<Option<String>>,
+    /// When the database last answered a heartbeat (epoch ms; 0: not yet).
+    pub answered_at_ms: AtomicI64,
+}
+
 fn wrap(target: &PgTarget, e: StateError) -> InboxError {
     InboxError {
         path: PathBuf::from(target.to_string()),
@@ -521,12 +536,7 @@ fn wrap(target: &PgTarget, e: StateError) -> InboxError {
 /// The heartbeat: every third of `ttl` (at most every 5 s, so `/healthz` hears of a lost
 /// database soon), on a connection of its own, bumps this replica's `last_seen` and renews
 /// the leases of the events it is running. What goes wrong is kept for `/healthz`.
-async fn renew(
-    target: PgTarget,
-    replica: Replica,
-    ttl: Duration,
-    trouble: Arc<Mutex<Option<String>>>,
-) {
+async fn renew(target: PgTarget, replica: Replica, ttl: Duration, beat: Arc<Heartbeat>) {
     let every = (ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let mut conn: Option<Conn> = None;
     loop {
@@ -551,12 +561,13 @@ async fn renew(
         let why = match round {
             Ok(c) => {
                 conn = Some(c);
+                beat.answered_at_ms.store(now_ms(), Ordering::Relaxed);
                 None
             }
             Err(e) => Some(format!(
                 "cannot renew this replica's leases in the state database: {e}"
             )),
         };
-        *trouble.lock().unwrap_or_else(|p| p.into_inner()) = why;
+        *beat.trouble.lock().unwrap_or_else(|p| p.into_inner()) = why;
     }
 }

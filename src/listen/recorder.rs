@@ -36,8 +36,8 @@ pub struct Recorder {
     opened: Option<(u64, u64)>,
     /// When the batch in hand began (epoch milliseconds); 0 while idle.
     busy_since_ms: Arc<AtomicI64>,
-    /// The last commit's error, until a commit succeeds.
-    last_error: Arc<Mutex<Option<String>>>,
+    /// The last commit's error and when it happened (epoch ms), until a commit succeeds.
+    last_error: Arc<Mutex<Option<(i64, String)>>>,
 }
 
 fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
@@ -102,7 +102,7 @@ impl Recorder {
                             .record_all(&events),
                     };
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                        recorded.as_ref().err().map(|e| e.to_string());
+                        recorded.as_ref().err().map(|e| (now_ms(), e.to_string()));
                     busy.store(0, Ordering::Relaxed);
                     match recorded {
                         Ok(fresh) => {
@@ -163,16 +163,30 @@ impl Recorder {
                     return Some(why);
                 }
             }
-            Home::Database(trouble) => {
-                if let Some(why) = trouble.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Home::Database(beat) => {
+                let trouble = beat
+                    .trouble
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if let Some(why) = trouble {
                     return Some(why);
                 }
             }
         }
-        self.last_error
+        let failed = self
+            .last_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|e| format!("the last commit to the inbox failed: {e}"))
+            .clone();
+        let (at, error) = failed?;
+        // A database that answered a heartbeat since the failure would take a delivery now:
+        // no delivery comes to clear the error while /healthz turns the balancer away.
+        if let Home::Database(beat) = &self.home
+            && beat.answered_at_ms.load(Ordering::Relaxed) > at
+        {
+            return None;
+        }
+        Some(format!("the last commit to the inbox failed: {error}"))
     }
 }

@@ -6,7 +6,10 @@
 //! finished (or, past the grace period, stopped and put back in line for the next start).
 //! Between two handlers there is one commit: the one that finishes an event also marks the
 //! next one running. Due events are read a few dozen at a time, in order; each is checked
-//! against its invitation's applied status in the commit that starts it.
+//! against its invitation's applied status in the commit that starts it. With replicas
+//! sharing the inbox in the state database, starting an event is a claim that can be
+//! refused (another replica took it, or is running one of its invitation's events): the
+//! worker moves on, and a later look sees what became of it.
 //!
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.

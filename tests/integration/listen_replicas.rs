@@ -190,15 +190,23 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
     let url = pg::database().await;
     let sb = TestSandbox::start().await;
     let (_dir, handler) = script(HANDLER);
-    let mut a = replica(&sb, &url, &handler, "2s");
-    let mut b = replica(&sb, &url, &handler, "2s");
-    let (to_a, to_b) = (ready(&mut a).await, ready(&mut b).await);
+    let mut first = replica(&sb, &url, &handler, "2s");
+    let mut second = replica(&sb, &url, &handler, "2s");
+    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
 
-    // The slow event reaches a only; a claims it and is inside its handler.
+    // The slow event, delivered to one replica; whichever claims it (the one it reached,
+    // or the other on its next look) is `a`, inside the handler; `b` is the other.
     let slow = delivery("evt_slow", "inv_slow", 1_000);
-    post(&sb, &to_a, &slow).await;
-    a.wait_for("> slow evt_slow", 1).await;
-    // More events, to both: b takes them while a is busy, and a's lease is renewed.
+    post(&sb, &to_first, &slow).await;
+    eventually("a replica to be inside the slow handler", async || {
+        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
+    })
+    .await;
+    let (mut a, mut b, to_a, to_b) = if first.count("> slow evt_slow") > 0 {
+        (first, second, to_first, to_second)
+    } else {
+        (second, first, to_second, to_first)
+    };
     let others: Vec<(String, (String, String))> = (0..6)
         .map(|i| {
             let id = format!("evt_{i}");
@@ -217,6 +225,34 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
         lines(&[&b], "ran").get("evt_slow"),
         None,
         "a's lease is live while it runs: b leaves evt_slow alone"
+    );
+
+    // `state status` names who handles what.
+    let status = crate::support::Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["--json", "state", "status"])
+        .run()
+        .await;
+    status.ok();
+    let status: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let claims = status["inboxClaims"].as_array().expect("inboxClaims");
+    assert_eq!(claims.len(), 1, "{status}");
+    assert_eq!(claims[0]["eventId"], "evt_slow");
+    assert!(
+        claims[0]["leaseExpiresIn"].as_f64().unwrap() > 0.0,
+        "{status}"
+    );
+    let holder = claims[0]["replica"].as_str().unwrap().to_string();
+    let listeners: Vec<&Value> = status["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "listen")
+        .collect();
+    assert_eq!(listeners.len(), 2, "{status}");
+    assert!(
+        a.log().iter().any(|l| l.contains(&holder)),
+        "a ({holder}) holds it"
     );
 
     a.signal("KILL");
@@ -243,4 +279,87 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
 
     b.signal("TERM");
     assert_eq!(b.exit_code().await, 0, "{}", b.log().join("\n"));
+}
+
+/// Cut off from its database, a replica answers deliveries 503 (the sender retries; nothing
+/// is acknowledged that is not recorded) and `/healthz` 503 with the reason; once the
+/// database answers again, so does it, and the retried delivery is handled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_cut_off_from_the_database_refuses_deliveries_and_turns_unhealthy() {
+    let url = pg::database().await;
+    let name = url::Url::parse(&url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let mut r = replica(&sb, &url, &handler, "1s");
+    let to = ready(&mut r).await;
+    let healthz = format!("{}/healthz", to.trim_end_matches("/webhooks/zavu"));
+    let health = async || {
+        let resp = reqwest::get(&healthz).await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    assert_eq!(health().await.0, 200);
+
+    let (admin, conn) = tokio_postgres::connect(&pg::cluster_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let allow = async |yes: bool| {
+        admin
+            .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {yes}"))
+            .await
+            .unwrap();
+    };
+    allow(false).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let body = eventually("/healthz to turn 503", async || {
+        let (status, body) = health().await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot renew this replica's leases in the state database"),
+        "{body}"
+    );
+    let (payload, signature) = delivery("evt_cut_off", "inv_cut_off", 1_000);
+    let refused = sb
+        .http
+        .post(&to)
+        .header("content-type", "application/json")
+        .header("X-Zavu-Signature", &signature)
+        .body(payload.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        503,
+        "not recorded, not acknowledged"
+    );
+
+    allow(true).await;
+    eventually("/healthz to turn 200 again", async || {
+        (health().await.0 == 200).then_some(())
+    })
+    .await;
+    let answer = post(&sb, &to, &(payload, signature)).await;
+    assert_eq!(
+        answer["duplicate"], false,
+        "the retry is the first recorded"
+    );
+    r.wait_for("> done evt_cut_off", 1).await;
+    r.signal("TERM");
+    assert_eq!(r.exit_code().await, 0, "{}", r.log().join("\n"));
 }
