@@ -21,6 +21,7 @@ use crate::state::error::StateError;
 use crate::state::postgres::connect::{Conn, connect};
 use crate::state::postgres::migrate;
 use crate::state::replica::Replica;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -131,56 +132,72 @@ impl PgInbox {
         .map_err(|e| wrap(&self.target, e))
     }
 
-    /// Deliveries that arrived together, in one transaction; per event `true` when it is
-    /// new, `false` for a delivery of an id recorded before (counted, not run again).
+    /// Deliveries that arrived together, in one autocommitted statement (one round trip,
+    /// one commit); per event `true` when it is new, `false` for a delivery of an id
+    /// recorded before — here or in this batch — counted and not run again.
     pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
+        // An id twice in one statement would be an error: send each once, with its count.
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut unique: Vec<&NewEvent> = vec![];
+        let mut repeats: Vec<i64> = vec![];
+        for e in events {
+            match first.get(e.event_id.as_str()) {
+                Some(&at) => repeats[at] += 1,
+                None => {
+                    first.insert(&e.event_id, unique.len());
+                    unique.push(e);
+                    repeats.push(0);
+                }
+            }
+        }
+        let column = |f: fn(&NewEvent) -> String| unique.iter().map(|e| f(e)).collect::<Vec<_>>();
+        let (ids, invitations, currents, bodies) = (
+            column(|e| e.event_id.clone()),
+            column(|e| e.invitation_id.clone()),
+            column(|e| e.current_status.clone()),
+            column(|e| e.body.clone()),
+        );
+        let previous: Vec<Option<String>> =
+            unique.iter().map(|e| e.previous_status.clone()).collect();
+        let times: Vec<i64> = unique.iter().map(|e| e.event_ms).collect();
+        let synthesized: Vec<bool> = unique.iter().map(|e| e.synthesized).collect();
         let scope = &self.scope;
-        self.run(|c| async move {
-            let cl = &c.client;
-            cl.batch_execute("BEGIN")
+        let inserted: HashMap<String, bool> = self.run(|c| async move {
+            let rows = c
+                .client
+                .query(
+                    "INSERT INTO inbox_events (scope, event_id, invitation_id, previous_status,
+                       current_status, event_ms, received_ms, synthesized, body, state, deliveries)
+                     SELECT $1, t.id, t.inv, t.prev, t.cur, t.ms, $2, t.syn, t.body, 'received',
+                            1 + t.again
+                     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::int8[],
+                                 $8::bool[], $9::text[], $10::int8[])
+                          AS t(id, inv, prev, cur, ms, syn, body, again)
+                     ON CONFLICT (scope, event_id) DO UPDATE
+                       SET deliveries = inbox_events.deliveries + excluded.deliveries
+                     RETURNING event_id, (xmax = 0)",
+                    &[
+                        scope,
+                        &now_ms(),
+                        &ids,
+                        &invitations,
+                        &previous,
+                        &currents,
+                        &times,
+                        &synthesized,
+                        &bodies,
+                        &repeats,
+                    ],
+                )
                 .await
                 .map_err(c.err("recording deliveries"))?;
-            let done = async {
-                let insert = cl
-                    .prepare(
-                        "INSERT INTO inbox_events (scope, event_id, invitation_id,
-                           previous_status, current_status, event_ms, received_ms, synthesized,
-                           body, state)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'received')
-                         ON CONFLICT (scope, event_id) DO UPDATE
-                           SET deliveries = inbox_events.deliveries + 1
-                         RETURNING (xmax = 0)",
-                    )
-                    .await?;
-                let mut fresh = Vec::with_capacity(events.len());
-                for e in events {
-                    let row = cl
-                        .query_one(
-                            &insert,
-                            &[
-                                scope,
-                                &e.event_id,
-                                &e.invitation_id,
-                                &e.previous_status,
-                                &e.current_status,
-                                &e.event_ms,
-                                &now_ms(),
-                                &e.synthesized,
-                                &e.body,
-                            ],
-                        )
-                        .await?;
-                    fresh.push(row.get::<_, bool>(0));
-                }
-                cl.batch_execute("COMMIT").await?;
-                Ok(fresh)
-            }
-            .await;
-            if done.is_err() {
-                let _ = cl.batch_execute("ROLLBACK").await;
-            }
-            done.map_err(c.err("recording deliveries"))
-        })
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        let mut seen: HashSet<&str> = HashSet::new();
+        Ok(events
+            .iter()
+            .map(|e| seen.insert(&e.event_id) && inserted.get(&e.event_id) == Some(&true))
+            .collect())
     }
 
     /// Running events whose replica stopped renewing their lease go back in line; how many.
@@ -416,10 +433,14 @@ impl PgInbox {
         .map(|n| n.unwrap_or(0))
     }
 
+    /// When the next waiting retry falls due, if any is still to come. Only future ones:
+    /// an event that is due but waits behind another replica's run must not make the
+    /// worker look again at once, over and over, while that run lasts.
     pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
         self.query_opt(
-            "SELECT min(not_before_ms) FROM inbox_events WHERE scope = $1 AND state = 'received'",
-            &[],
+            "SELECT min(not_before_ms) FROM inbox_events
+             WHERE scope = $1 AND state = 'received' AND not_before_ms > $2",
+            &[&now_ms()],
             |r| r.get(0),
             "reading the next retry",
         )

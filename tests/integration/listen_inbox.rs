@@ -107,7 +107,6 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
         assert_eq!(inbox.running().unwrap(), 1, "{home}");
         inbox.fail("e1", "boom", Some(1_000)).unwrap();
         assert!(inbox.due(999, 10).unwrap().is_empty(), "{home}: not before");
-        assert_eq!(inbox.next_retry_ms().unwrap(), Some(1_000), "{home}");
         assert_eq!(ids(&inbox.due(1_000, 10).unwrap()), ["e1"], "{home}");
         assert_eq!(inbox.start("e1").unwrap(), Some(2), "{home}");
         inbox.fail("e1", "boom again", None).unwrap();
@@ -131,6 +130,13 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
         inbox.set_applied("q", "in_progress", 10).unwrap();
         let q = inbox.applied("q").unwrap().unwrap();
         assert_eq!((q.status.as_str(), q.event_ms), ("completed", 20), "{home}");
+        // A retry still to come is when the worker looks next.
+        assert_eq!(inbox.next_retry_ms().unwrap(), None, "{home}");
+        inbox.record(&event("e9", "r", "completed", 10)).unwrap();
+        assert_eq!(inbox.start("e9").unwrap(), Some(1), "{home}");
+        let at = chrono::Utc::now().timestamp_millis() + 3_600_000;
+        inbox.fail("e9", "boom", Some(at)).unwrap();
+        assert_eq!(inbox.next_retry_ms().unwrap(), Some(at), "{home}");
     }
 }
 
@@ -199,6 +205,8 @@ async fn replicas_run_an_invitations_events_one_at_a_time_in_order() {
     assert_eq!(b.start("x1").unwrap(), None, "one claim per event");
     assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["y1"], "x is busy on a");
     assert_eq!(b.start("x2").unwrap(), None, "never two of x at once");
+    // x2 is due but waits for a's run: no retry time that would make b look again at once.
+    assert_eq!(b.next_retry_ms().unwrap(), None);
     assert_eq!(
         b.start("y1").unwrap(),
         Some(1),
