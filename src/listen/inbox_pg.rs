@@ -18,7 +18,7 @@ use super::inbox_pg_sql::{CLAIM_LOCK_CLASS, COLUMNS, claimable, entry, stage};
 use super::inbox_schema::{Applied, Entry, InboxError, NewEvent};
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
-use crate::state::postgres::connect::{Conn, connect};
+use crate::state::postgres::connect::{Conn, connect, connect_async_commit};
 use crate::state::postgres::migrate;
 use crate::state::replica::Replica;
 use std::collections::{HashMap, HashSet};
@@ -41,6 +41,9 @@ pub struct PgInbox {
     replica: Replica,
     ttl: Duration,
     handle: Handle,
+    /// Commits without waiting for the disk (see [`PgInbox::record_all`] for the one that
+    /// does): a claim or an outcome lost in a crash of the database server means the
+    /// event in hand runs again, as after a crash of a replica.
     conn: Mutex<Option<Conn>>,
     /// Why the leases could not be renewed at the last try, if they could not.
     heartbeat: Arc<Heartbeat>,
@@ -74,7 +77,7 @@ impl PgInbox {
         let replica = Replica::new("listen", None);
         let heartbeat = Arc::new(Heartbeat::default());
         let conn = block(&handle, async {
-            let conn = connect(target, "listen").await?;
+            let conn = connect_async_commit(target, "listen").await?;
             migrate::migrate(&conn, &replica.id).await?;
             replica.register(&conn).await?;
             Ok::<_, StateError>(conn)
@@ -116,7 +119,7 @@ impl PgInbox {
         {
             return Ok(c);
         }
-        let c = connect(&self.target, "listen").await?;
+        let c = connect_async_commit(&self.target, "listen").await?;
         *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }
@@ -132,8 +135,7 @@ impl PgInbox {
         .map_err(|e| wrap(&self.target, e))
     }
 
-    /// Deliveries that arrived together, in one autocommitted statement (one round trip,
-    /// one commit); per event `true` when it is new, `false` for a delivery of an id
+    /// Deliveries that arrived together, in one statement and one durable commit; per event `true` when it is new, `false` for a delivery of an id
     /// recorded before — here or in this batch — counted and not run again.
     pub fn record_all(&self, events: &[&NewEvent]) -> Result<Vec<bool>, InboxError> {
         // An id twice in one statement would be an error: send each once, with its count.
@@ -163,8 +165,12 @@ impl PgInbox {
         let synthesized: Vec<bool> = unique.iter().map(|e| e.synthesized).collect();
         let scope = &self.scope;
         let inserted: HashMap<String, bool> = self.run(|c| async move {
-            let rows = c
-                .client
+            let cl = &c.client;
+            // Answered only once on disk: this commit waits for the flush.
+            cl.batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
+                .await
+                .map_err(c.err("recording deliveries"))?;
+            let rows = cl
                 .query(
                     "INSERT INTO inbox_events (scope, event_id, invitation_id, previous_status,
                        current_status, event_ms, received_ms, synthesized, body, state, deliveries)
@@ -189,8 +195,15 @@ impl PgInbox {
                         &repeats,
                     ],
                 )
-                .await
-                .map_err(c.err("recording deliveries"))?;
+                .await;
+            let done = match rows {
+                Ok(rows) => cl.batch_execute("COMMIT").await.map(|()| rows),
+                Err(e) => Err(e),
+            };
+            if done.is_err() {
+                let _ = cl.batch_execute("ROLLBACK").await;
+            }
+            let rows = done.map_err(c.err("recording deliveries"))?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })?;
         let mut seen: HashSet<&str> = HashSet::new();

@@ -363,3 +363,81 @@ async fn a_replica_cut_off_from_the_database_refuses_deliveries_and_turns_unheal
     r.signal("TERM");
     assert_eq!(r.exit_code().await, 0, "{}", r.log().join("\n"));
 }
+
+/// Replicas that start together each catch up on what changed while none was running: a
+/// change is recorded once (its synthesized id is the same on every replica) and handled
+/// once in total.
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_catching_up_at_once_handle_each_missed_change_once() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let mut ids = vec![];
+    for name in ["Acme", "Globex", "Initech", "Umbrella"] {
+        let inv = sb
+            .client()
+            .create_invitation(&zavu_script::api::CreateInvitation {
+                client_name: Some(name.into()),
+                client_email: Some(format!("{}@example.com", name.to_lowercase())),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.push(inv.id);
+    }
+    // The first start takes the statuses as they are, then nobody listens for a while.
+    let mut first = replica(&sb, &url, &handler, "30s");
+    ready(&mut first).await;
+    assert_eq!(first.count("first start: 4 invitation(s)"), 1);
+    first.signal("TERM");
+    assert_eq!(first.exit_code().await, 0);
+    for id in &ids {
+        sb.complete(id).await;
+    }
+
+    let mut replicas: Vec<Running> = (0..3)
+        .map(|_| replica(&sb, &url, &handler, "30s"))
+        .collect();
+    for r in replicas.iter_mut() {
+        ready(r).await;
+    }
+    let all: Vec<&Running> = replicas.iter().collect();
+    eventually("every missed change handled", async || {
+        (lines(&all, "done").len() == ids.len()).then_some(())
+    })
+    .await;
+    let ran = lines(&all, "ran");
+    assert_eq!(ran.len(), ids.len(), "{ran:?}");
+    assert!(ran.values().all(|&n| n == 1), "each ran once: {ran:?}");
+    for id in &ids {
+        assert!(
+            ran.keys()
+                .any(|e| e.starts_with(&format!("syn_{id}_completed_"))),
+            "{id}'s completion was caught up: {ran:?}"
+        );
+    }
+    // Each replica says how many changes it recorded; together, each change once.
+    let recorded: usize = replicas
+        .iter()
+        .flat_map(|r| r.log())
+        .filter_map(|l| {
+            let (before, _) = l.split_once(" change(s) missed while down")?;
+            before.rsplit("; ").next()?.trim().parse::<usize>().ok()
+        })
+        .sum();
+    assert_eq!(recorded, ids.len(), "each change recorded by one replica");
+    let db = inbox(&url).await;
+    assert_eq!(db.len(), ids.len(), "{db:?}");
+    assert!(
+        db.values()
+            .all(|(state, attempts, _)| state == "done" && *attempts == 1),
+        "{db:?}"
+    );
+
+    for r in &replicas {
+        r.signal("TERM");
+    }
+    for r in replicas.iter_mut() {
+        assert_eq!(r.exit_code().await, 0, "{}", r.log().join("\n"));
+    }
+}
