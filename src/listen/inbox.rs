@@ -6,7 +6,8 @@
 //! delivery is acknowledged and not run again. This enum only dispatches; what each home
 //! guarantees, and how, is written beside its code.
 
-pub use super::inbox_pg::{Heartbeat, PgInbox};
+pub use super::inbox_pg::PgInbox;
+pub use super::inbox_pg_heartbeat::Heartbeat;
 pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
 pub use super::inbox_sqlite::{SqliteInbox, inbox_path};
 use std::path::PathBuf;

@@ -14,21 +14,22 @@
 //! one). Leases are measured on the database's clock, never a replica's. It stores and
 //! answers; it runs no handler.
 
+use super::inbox_pg_heartbeat::{Heartbeat, renew};
 use super::inbox_pg_sql::{CLAIM_LOCK_CLASS, COLUMNS, claimable, entry, stage};
 use super::inbox_schema::{Applied, Entry, InboxError, NewEvent};
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
-use crate::state::postgres::connect::{Conn, connect, connect_async_commit};
+use crate::state::postgres::connect::{Conn, connect_async_commit};
 use crate::state::postgres::migrate;
 use crate::state::replica::Replica;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
-use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -45,6 +46,8 @@ pub struct PgInbox {
     /// does): a claim or an outcome lost in a crash of the database server means the
     /// event in hand runs again, as after a crash of a replica.
     conn: Mutex<Option<Conn>>,
+    /// Statements prepared on `conn`, by their text: each is then one round trip.
+    prepared: Mutex<HashMap<String, Statement>>,
     /// Why the leases could not be renewed at the last try, if they could not.
     heartbeat: Arc<Heartbeat>,
     renewer: tokio::task::JoinHandle<()>,
@@ -96,6 +99,7 @@ impl PgInbox {
             ttl,
             handle,
             conn: Mutex::new(Some(conn)),
+            prepared: Mutex::new(HashMap::new()),
             heartbeat,
             renewer,
         })
@@ -120,8 +124,35 @@ impl PgInbox {
             return Ok(c);
         }
         let c = connect_async_commit(&self.target, "listen").await?;
+        self.prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
+    }
+
+    /// `sql` prepared on `c` (the connection [`PgInbox::conn`] gave), once per connection.
+    async fn prepared(&self, c: &Conn, sql: &str) -> Result<Statement, StateError> {
+        let known = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        if let Some(s) = known {
+            return Ok(s);
+        }
+        let s = c
+            .client
+            .prepare(sql)
+            .await
+            .map_err(c.err("preparing a statement"))?;
+        self.prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sql.to_string(), s.clone());
+        Ok(s)
     }
 
     fn run<T, F>(&self, f: impl FnOnce(Conn) -> F) -> Result<T, InboxError>
@@ -239,9 +270,10 @@ impl PgInbox {
             stage("e.current_status")
         );
         self.run(|c| async move {
+            let due = self.prepared(&c, &sql).await?;
             let rows = c
                 .client
-                .query(&sql, &[scope, &now_ms, &limit])
+                .query(&due, &[scope, &now_ms, &limit])
                 .await
                 .map_err(c.err("reading the events due"))?;
             Ok(rows.iter().map(entry).collect())
@@ -269,27 +301,29 @@ impl PgInbox {
         );
         self.run(|c| async move {
             let cl = &c.client;
-            cl.batch_execute("BEGIN")
-                .await
-                .map_err(c.err("claiming an event"))?;
-            let done = async {
-                // Claims of one project queue here, so each sees the ones before it.
-                cl.execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                    &[&CLAIM_LOCK_CLASS, scope],
-                )
+            let lock = self
+                .prepared(&c, "SELECT pg_advisory_xact_lock($1, hashtext($2))")
                 .await?;
-                let row = cl
-                    .query_opt(&sql, &[scope, &now_ms(), &event_id, owner, &ttl])
-                    .await?;
-                cl.batch_execute("COMMIT").await?;
-                Ok(row.map(|r| r.get::<_, i64>(0)))
-            }
-            .await;
-            if done.is_err() {
-                let _ = cl.batch_execute("ROLLBACK").await;
-            }
-            done.map_err(c.err("claiming an event"))
+            let claim = self.prepared(&c, &sql).await?;
+            // One round trip: the four are sent together and run in order. Claims of one
+            // project queue at the lock, and the claim, a statement of its own, sees every
+            // claim committed before the lock was granted. After an error the transaction
+            // is aborted and the COMMIT ends it as a rollback.
+            let now = now_ms();
+            let lock_args: [&(dyn ToSql + Sync); 2] = [&CLAIM_LOCK_CLASS, scope];
+            let claim_args: [&(dyn ToSql + Sync); 5] = [scope, &now, &event_id, owner, &ttl];
+            let (begun, locked, claimed, committed) = futures::join!(
+                cl.batch_execute("BEGIN"),
+                cl.execute(&lock, &lock_args),
+                cl.query_opt(&claim, &claim_args),
+                cl.batch_execute("COMMIT"),
+            );
+            let row = begun
+                .and(locked)
+                .and(claimed)
+                .and_then(|row| committed.map(|()| row))
+                .map_err(c.err("claiming an event"))?;
+            Ok(row.map(|r| r.get::<_, i64>(0)))
         })
     }
 
@@ -297,8 +331,9 @@ impl PgInbox {
     pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
         let scope = &self.scope;
         self.run(|c| async move {
-            c.client
-                .execute(
+            let finish = self
+                .prepared(
+                    &c,
                     "WITH done AS (
                        UPDATE inbox_events SET state = 'done', last_error = NULL,
                          finished_ms = $6, lease_until = NULL
@@ -309,6 +344,11 @@ impl PgInbox {
                        status = CASE WHEN excluded.event_ms >= inbox_applied.event_ms
                                 THEN excluded.status ELSE inbox_applied.status END,
                        event_ms = GREATEST(inbox_applied.event_ms, excluded.event_ms)",
+                )
+                .await?;
+            c.client
+                .execute(
+                    &finish,
                     &[
                         scope,
                         &e.event_id,
@@ -413,9 +453,10 @@ impl PgInbox {
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&self.scope];
         params.extend_from_slice(args);
         self.run(|c| async move {
+            let sql = self.prepared(&c, sql).await?;
             let row = c
                 .client
-                .query_opt(sql, &params)
+                .query_opt(&sql, &params)
                 .await
                 .map_err(c.err(doing))?;
             Ok(row.as_ref().map(read))
@@ -431,7 +472,10 @@ impl PgInbox {
     ) -> Result<u64, InboxError> {
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&self.scope];
         params.extend_from_slice(args);
-        self.run(|c| async move { c.client.execute(sql, &params).await.map_err(c.err(doing)) })
+        self.run(|c| async move {
+            let sql = self.prepared(&c, sql).await?;
+            c.client.execute(&sql, &params).await.map_err(c.err(doing))
+        })
     }
 
     /// Events running now under a live lease, on any replica.
@@ -548,15 +592,6 @@ impl PgInbox {
     }
 }
 
-/// What the heartbeat last found, for `/healthz`.
-#[derive(Default)]
-pub struct Heartbeat {
-    /// Why this replica's leases could not be renewed at the last try, if they could not.
-    pub trouble: Mutex<Option<String>>,
-    /// When the database last answered a heartbeat (epoch ms; 0: not yet).
-    pub answered_at_ms: AtomicI64,
-}
-
 fn wrap(target: &PgTarget, e: StateError) -> InboxError {
     InboxError {
         path: PathBuf::from(target.to_string()),
@@ -564,44 +599,5 @@ fn wrap(target: &PgTarget, e: StateError) -> InboxError {
             StateError::Postgres { doing, detail, .. } => format!("{doing}: {detail}"),
             other => other.to_string(),
         },
-    }
-}
-
-/// The heartbeat: every third of `ttl` (at most every 5 s, so `/healthz` hears of a lost
-/// database soon), on a connection of its own, bumps this replica's `last_seen` and renews
-/// the leases of the events it is running. What goes wrong is kept for `/healthz`.
-async fn renew(target: PgTarget, replica: Replica, ttl: Duration, beat: Arc<Heartbeat>) {
-    let every = (ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    let mut conn: Option<Conn> = None;
-    loop {
-        tokio::time::sleep(every).await;
-        let round = async {
-            let c = match conn.take() {
-                Some(c) if !c.client.is_closed() => c,
-                _ => connect(&target, "listen heartbeat").await?,
-            };
-            replica.heartbeat(&c, ttl).await?;
-            c.client
-                .execute(
-                    "UPDATE inbox_events SET lease_until = now() + make_interval(secs => $2)
-                     WHERE owner = $1 AND state = 'running'",
-                    &[&replica.id, &ttl.as_secs_f64()],
-                )
-                .await
-                .map_err(c.err("renewing this replica's leases"))?;
-            Ok::<_, StateError>(c)
-        }
-        .await;
-        let why = match round {
-            Ok(c) => {
-                conn = Some(c);
-                beat.answered_at_ms.store(now_ms(), Ordering::Relaxed);
-                None
-            }
-            Err(e) => Some(format!(
-                "cannot renew this replica's leases in the state database: {e}"
-            )),
-        };
-        *beat.trouble.lock().unwrap_or_else(|p| p.into_inner()) = why;
     }
 }
