@@ -170,12 +170,8 @@ async fn three_replicas_share_one_inbox_and_run_each_event_once() {
             "{id}: done, one attempt, two deliveries"
         );
     }
-    // The work was shared: more than one replica ran handlers.
-    let busy = replicas
-        .iter()
-        .filter(|r| !lines(&[r], "ran").is_empty())
-        .count();
-    assert!(busy >= 2, "handlers ran on {busy} replica(s)");
+    // Which replica ran what is up to the claims: one quick replica may take them all.
+    // (The killed-replica test shows one replica running events while another is busy.)
 
     for r in &replicas {
         r.signal("TERM");
