@@ -2,11 +2,11 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report|journal-pg]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|report|journal-pg|listen-pg]...
 #
 # `cron` replicas sharing one PostgreSQL (lease failover, connections) have their own:
-# bench/replicas.sh. `journal-pg` (not in the default list) starts its own throwaway
-# PostgreSQL cluster (Debian's postgresql: initdb + pg_ctl under the work dir).
+# bench/replicas.sh. `journal-pg` and `listen-pg` (not in the default list) start their own
+# throwaway PostgreSQL cluster (Debian's postgresql: initdb + pg_ctl under a temp dir).
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
@@ -53,6 +53,24 @@ python_sdk() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "zavudev==${ZAVUDEV_SDK_VERSION:-0.50.0}"
   fi
+}
+
+# A throwaway PostgreSQL cluster (stock settings: fsync and synchronous_commit on, as a
+# user's would be) on a free port; sets pgbin, pgport and pgsql(), stopped on exit.
+start_pg() {
+  pgbin=${ZAVU_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)}
+  # Its own temp dir: the server's user must be able to reach it (the work dir is 0700).
+  pgdir=$(mktemp -d /tmp/zavu-bench-pg.XXXXXX)
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; as_pg=(runuser -u postgres --); fi
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # A stock server: fsync and synchronous_commit on, as a user's would be.
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U zavu --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
+    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+  pg_stop=("${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop)
+  pg_dir=$pgdir
+  pgsql() { "$pgbin/psql" -X -q -At "postgres://zavu@127.0.0.1:$pgport/${1:-postgres}" -c "$2"; }
 }
 
 csv_of() { # N FILE
@@ -123,19 +141,7 @@ PY
   journal-pg)
     runs=${JOURNAL_RUNS:-3}
     echo "== journal-pg: 10,000-row campaign, --concurrency 32, no rate limit — journal in PostgreSQL vs SQLite, $runs runs each, alternating"
-    pgbin=${ZAVU_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)}
-    # Its own temp dir: the server's user must be able to reach it (the work dir is 0700).
-    pgdir=$(mktemp -d /tmp/zavu-bench-pg.XXXXXX)
-    as_pg=()
-    if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; as_pg=(runuser -u postgres --); fi
-    pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    # A stock server: fsync and synchronous_commit on, as a user's would be.
-    "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U zavu --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
-      -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
-    pg_stop=("${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop)
-    pg_dir=$pgdir
-    pgsql() { "$pgbin/psql" -X -q -At "postgres://zavu@127.0.0.1:$pgport/${1:-postgres}" -c "$2"; }
+    start_pg
     echo "   $("$pgbin/postgres" --version); load before: $(uptime | sed 's/.*load average/load average/')"
     csv_of 10000 "$work/10k.csv"
     sqlite_rates=(); pg_rates=(); conns=0
@@ -166,6 +172,21 @@ s = [int(x) for x in sys.argv[1].split()]; p = [int(x) for x in sys.argv[2].spli
 ms, mp = statistics.median(s), statistics.median(p)
 print(f"   median SQLite {ms:.0f} rows/s, PostgreSQL {mp:.0f} rows/s: PostgreSQL/SQLite = {mp/ms:.2f} (target >= 0.8)")
 PY
+    echo "   load after: $(uptime | sed 's/.*load average/load average/')"
+    "${pg_stop[@]}" >/dev/null; pg_stop=(); rm -rf "$pg_dir"; pg_dir=
+    ;;
+  listen-pg)
+    events=${LISTEN_EVENTS:-5000}; samples=${LISTEN_SAMPLES:-50}
+    echo "== listen-pg: events/s and latency through one zavu-script listen with its inbox in PostgreSQL (--state-url) vs SQLite (the state directory); figures, not a target"
+    start_pg
+    echo "   $("$pgbin/postgres" --version); load before: $(uptime | sed 's/.*load average/load average/')"
+    pgsql postgres "CREATE DATABASE bench_listen" >/dev/null
+    echo "   SQLite inbox:"
+    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)' | sed 's/^/   /'
+    echo "   PostgreSQL inbox:"
+    ZAVU_STATE_URL="postgres://zavu@127.0.0.1:$pgport/bench_listen" \
+      cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)' | sed 's/^/   /'
+    echo "   inbox rows: $(pgsql bench_listen "SELECT state || ' ' || count(*) FROM zavu_script.inbox_events GROUP BY state" | tr '\n' ' ')"
     echo "   load after: $(uptime | sed 's/.*load average/load average/')"
     "${pg_stop[@]}" >/dev/null; pg_stop=(); rm -rf "$pg_dir"; pg_dir=
     ;;

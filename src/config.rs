@@ -134,6 +134,8 @@ pub struct ListenSettings {
     pub catch_up_every: Duration,
     pub json_logs: bool,
     pub shutdown_grace: Duration,
+    /// With a state database: how long a claim on an event lasts without a heartbeat.
+    pub lease_ttl: Duration,
     pub limits: Limits,
 }
 
@@ -212,6 +214,7 @@ impl Invocation {
                 catch_up_every: a.catch_up_every,
                 json_logs: a.json_logs,
                 shutdown_grace: a.shutdown_grace,
+                lease_ttl: a.lease_ttl,
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {

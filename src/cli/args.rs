@@ -231,8 +231,23 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s",
           value_parser = crate::duration::parse)]
     pub shutdown_grace: std::time::Duration,
+    /// With --state-url: how long a replica's claim on the event it is handling lasts
+    /// without a heartbeat (renewed every third of it); once it has run out another
+    /// replica runs the event again.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = parse_lease)]
+    pub lease_ttl: std::time::Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// A lease of at least a second: a shorter one would run out between two heartbeats.
+fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::duration::parse(s)?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("a lease lasts at least 1s".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

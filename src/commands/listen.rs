@@ -1,5 +1,6 @@
 //! The `listen` front door: compile the handler, find the webhook secret (from a file, the
-//! environment, or by registering the project webhook), take the inbox's lock, start the
+//! environment, or by registering the project webhook), open the inbox (SQLite under the
+//! inbox's lock, or the state database that replicas share), start the
 //! handler's thread and the receiver, catch up on what was missed (on start, then every
 //! `--catch-up-every`), and serve until SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
 //! handler in progress finish within the grace period.
@@ -11,7 +12,7 @@ use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, StdSink, script};
 use crate::error::Error;
 use crate::listen::catchup;
-use crate::listen::inbox::{Inbox, inbox_path};
+use crate::listen::inbox::{Inbox, PgInbox, SqliteInbox, inbox_path};
 use crate::listen::receiver::{AliveWhileHeld, Receiver, router};
 use crate::listen::recorder::Recorder;
 use crate::listen::worker::{self, WorkerEnv};
@@ -55,30 +56,19 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         session.api.base_url,
         session.api.api_key.fingerprint()
     );
-    let path = inbox_path(&state_dir);
-    // One receiver per project and state directory: two would run each event twice.
-    let lock_path = state_dir.join(format!(
-        "inbox-{}.lock",
-        hex::encode(&Sha256::digest(scope.as_bytes())[..6])
-    ));
-    let _lock = crate::files::lock_exclusive(&lock_path).map_err(|e| match e {
-        crate::files::LockError::Held { pid } => Error::Usage(format!(
-            "another zavu-script listen{} is already receiving for this project with this \
-             state directory; stop it first, or give this one its own --state-dir",
-            pid.map(|p| format!(" (process {p})")).unwrap_or_default()
-        )),
-        other => Error::Usage(other.to_string()),
-    })?;
-    let inbox = Inbox::open(&path, &scope).map_err(|e| Error::Usage(e.to_string()))?;
+    // On SQLite the lock must outlive the inbox: it is what proves running events abandoned.
+    let (inbox, _lock) = open_inbox(config, runtime, settings, &state_dir, &scope, &log)?;
     let requeued = inbox
-        .requeue_running()
+        .requeue_abandoned()
         .map_err(|e| Error::Usage(e.to_string()))?;
     if requeued > 0 {
+        let why = match inbox {
+            Inbox::Sqlite(_) => "were being handled when the last run stopped",
+            Inbox::Postgres(_) => "were being handled by a replica whose lease ran out",
+        };
         log.warn(
             "recover",
-            format!(
-                "{requeued} event(s) were being handled when the last run stopped; they run again"
-            ),
+            format!("{requeued} event(s) {why}; they run again"),
         );
     }
     if settings.retry_failed {
@@ -87,6 +77,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             .map_err(|e| Error::Usage(e.to_string()))?;
         log.info("retry", format!("{n} failed event(s) back in line"));
     }
+    let home = inbox.home();
     let inbox = Arc::new(Mutex::new(inbox));
     Inbox::checkpoint_in_background(&inbox).map_err(|e| Error::Usage(e.to_string()))?;
 
@@ -165,7 +156,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         let receiver = Arc::new(Receiver {
             secret,
             tolerance_seconds: settings.tolerance.as_secs() as i64,
-            recorder: Recorder::start(inbox.clone(), path.clone()).map_err(|e| {
+            recorder: Recorder::start(inbox.clone(), home.clone()).map_err(|e| {
                 Error::Usage(format!("cannot start the inbox's writer thread: {e}"))
             })?,
             wake: Mutex::new(wake.clone()),
@@ -233,10 +224,53 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         shutdown.trigger("the receiver is shutting down");
     }
     let _ = worker.join();
+    inbox.lock().unwrap_or_else(|p| p.into_inner()).close();
     session.close(runtime);
     log.info("stopped", "stopped");
     log.flush();
     outcome
+}
+
+/// The inbox: in the state database when `--state-url` is set (replicas share it, so no
+/// lock), else in the state directory under the lock that keeps it to one receiver.
+fn open_inbox(
+    config: &Config,
+    runtime: &Runtime,
+    settings: &ListenSettings,
+    state_dir: &std::path::Path,
+    scope: &str,
+    log: &Log,
+) -> Result<(Inbox, Option<crate::files::LockFile>), Error> {
+    if let Some(target) = config.state.postgres() {
+        let inbox = PgInbox::open(&target, scope, runtime.handle().clone(), settings.lease_ttl)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        log.info(
+            "inbox",
+            format!(
+                "inbox in the state database {target}, shared with every listen replica \
+                 there; this replica is {} (leases of {})",
+                inbox.owner(),
+                crate::duration::format(settings.lease_ttl)
+            ),
+        );
+        return Ok((Inbox::Postgres(inbox), None));
+    }
+    // One receiver per project and state directory: two would run each event twice.
+    let lock_path = state_dir.join(format!(
+        "inbox-{}.lock",
+        hex::encode(&Sha256::digest(scope.as_bytes())[..6])
+    ));
+    let lock = crate::files::lock_exclusive(&lock_path).map_err(|e| match e {
+        crate::files::LockError::Held { pid } => Error::Usage(format!(
+            "another zavu-script listen{} is already receiving for this project with this \
+             state directory; stop it first, or give this one its own --state-dir",
+            pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+        )),
+        other => Error::Usage(other.to_string()),
+    })?;
+    let inbox = SqliteInbox::open(&inbox_path(state_dir), scope)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((Inbox::Sqlite(inbox), Some(lock)))
 }
 
 /// The name a handler's lines carry: its file stem.

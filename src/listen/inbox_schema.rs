@@ -30,7 +30,7 @@ impl State {
         }
     }
 
-    fn parse(s: &str) -> State {
+    pub(super) fn parse(s: &str) -> State {
         match s {
             "running" => State::Running,
             "done" => State::Done,

@@ -2,12 +2,13 @@
 //! recorded together, in one transaction, by one thread — and each is answered only after
 //! that commit, so "recorded before the 2xx" holds for every one of them. It also says,
 //! cheaply, whether recording works right now (for `/healthz`): the writer thread is alive
-//! and not stuck in a commit, the last commit did not fail, and the inbox file is still the
-//! one it opened — an inbox removed under a running receiver would take every event
-//! "recorded" since with it, so then batches are refused (the sender retries) instead. It
-//! records; it verifies, answers and runs nothing.
+//! and not stuck in a commit, the last commit did not fail, and — on SQLite — the inbox file
+//! is still the one it opened (an inbox removed under a running receiver would take every
+//! event "recorded" since with it, so then batches are refused and the sender retries) or —
+//! on Postgres — the state database answered the last heartbeat. It records; it verifies,
+//! answers and runs nothing.
 
-use super::inbox::{Inbox, InboxError, NewEvent};
+use super::inbox::{Home, Inbox, InboxError, NewEvent};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -29,14 +30,14 @@ type Job = (NewEvent, oneshot::Sender<Result<bool, InboxError>>);
 /// The receiver's side of the inbox's writer thread; the thread ends when this is dropped.
 pub struct Recorder {
     jobs: mpsc::Sender<Job>,
-    path: PathBuf,
+    home: Home,
     writer: std::thread::JoinHandle<()>,
     /// The inbox file as opened: (device, inode).
     opened: Option<(u64, u64)>,
     /// When the batch in hand began (epoch milliseconds); 0 while idle.
     busy_since_ms: Arc<AtomicI64>,
-    /// The last commit's error, until a commit succeeds.
-    last_error: Arc<Mutex<Option<String>>>,
+    /// The last commit's error and when it happened (epoch ms), until a commit succeeds.
+    last_error: Arc<Mutex<Option<(i64, String)>>>,
 }
 
 fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
@@ -64,12 +65,19 @@ fn moved(path: &Path, opened: Option<(u64, u64)>) -> Option<String> {
 
 impl Recorder {
     /// Starts the writer thread on the shared inbox.
-    pub fn start(inbox: Arc<Mutex<Inbox>>, path: PathBuf) -> std::io::Result<Recorder> {
+    pub fn start(inbox: Arc<Mutex<Inbox>>, home: Home) -> std::io::Result<Recorder> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let opened = identity(&path).ok();
+        let opened = match &home {
+            Home::File(path) => identity(path).ok(),
+            Home::Database(_) => None,
+        };
+        let file = match &home {
+            Home::File(path) => Some(path.clone()),
+            Home::Database(_) => None,
+        };
         let busy_since_ms = Arc::new(AtomicI64::new(0));
         let last_error = Arc::new(Mutex::new(None));
-        let (busy, failed, at) = (busy_since_ms.clone(), last_error.clone(), path.clone());
+        let (busy, failed) = (busy_since_ms.clone(), last_error.clone());
         let writer = std::thread::Builder::new()
             .name("listen-inbox".into())
             .spawn(move || {
@@ -83,18 +91,18 @@ impl Recorder {
                         }
                     }
                     let events: Vec<&NewEvent> = batch.iter().map(|(e, _)| e).collect();
-                    let recorded = match moved(&at, opened) {
-                        Some(message) => Err(InboxError {
-                            path: at.clone(),
-                            message,
-                        }),
+                    let gone = file
+                        .as_ref()
+                        .and_then(|at| moved(at, opened).map(|why| (at.clone(), why)));
+                    let recorded = match gone {
+                        Some((path, message)) => Err(InboxError { path, message }),
                         None => inbox
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .record_all(&events),
                     };
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                        recorded.as_ref().err().map(|e| e.to_string());
+                        recorded.as_ref().err().map(|e| (now_ms(), e.to_string()));
                     busy.store(0, Ordering::Relaxed);
                     match recorded {
                         Ok(fresh) => {
@@ -113,7 +121,7 @@ impl Recorder {
             })?;
         Ok(Recorder {
             jobs,
-            path,
+            home,
             writer,
             opened,
             busy_since_ms,
@@ -125,7 +133,10 @@ impl Recorder {
     /// Returns once the commit that holds it is done.
     pub async fn record(&self, event: NewEvent) -> Result<bool, InboxError> {
         let gone = || InboxError {
-            path: self.path.clone(),
+            path: match &self.home {
+                Home::File(path) => path.clone(),
+                Home::Database(_) => PathBuf::from("(state database)"),
+            },
             message: "the inbox's writer has stopped".into(),
         };
         let (answer, answered) = oneshot::channel();
@@ -146,13 +157,36 @@ impl Recorder {
                 "the inbox's writer has been in one commit for {stuck:.0}s"
             ));
         }
-        if let Some(why) = moved(&self.path, self.opened) {
-            return Some(why);
+        match &self.home {
+            Home::File(path) => {
+                if let Some(why) = moved(path, self.opened) {
+                    return Some(why);
+                }
+            }
+            Home::Database(beat) => {
+                let trouble = beat
+                    .trouble
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if let Some(why) = trouble {
+                    return Some(why);
+                }
+            }
         }
-        self.last_error
+        let failed = self
+            .last_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|e| format!("the last commit to the inbox failed: {e}"))
+            .clone();
+        let (at, error) = failed?;
+        // A database that answered a heartbeat since the failure would take a delivery now:
+        // no delivery comes to clear the error while /healthz turns the balancer away.
+        if let Home::Database(beat) = &self.home
+            && beat.answered_at_ms.load(Ordering::Relaxed) > at
+        {
+            return None;
+        }
+        Some(format!("the last commit to the inbox failed: {error}"))
     }
 }

@@ -6,7 +6,10 @@
 //! finished (or, past the grace period, stopped and put back in line for the next start).
 //! Between two handlers there is one commit: the one that finishes an event also marks the
 //! next one running. Due events are read a few dozen at a time, in order; each is checked
-//! against its invitation's applied status in the commit that starts it.
+//! against its invitation's applied status in the commit that starts it. With replicas
+//! sharing the inbox in the state database, starting an event is a claim that can be
+//! refused (another replica took it, or is running one of its invitation's events): the
+//! worker moves on, and a later look sees what became of it.
 //!
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
@@ -52,7 +55,8 @@ pub struct WorkerEnv {
     pub handler: Arc<AST>,
     pub handler_name: String,
     /// The one connection to the inbox, shared with the receiver and the catch-up: writers
-    /// take turns on a mutex instead of sleeping on SQLite's busy lock.
+    /// take turns on a mutex instead of sleeping on SQLite's busy lock (or queueing on
+    /// one Postgres connection).
     pub inbox: Arc<Mutex<Inbox>>,
     pub max_attempts: i64,
     pub metrics: Arc<ListenMetrics>,
@@ -199,7 +203,8 @@ fn begin(env: &WorkerEnv, inbox: &Db<'_>, e: &Entry) -> Option<i64> {
         Ok(_) => {
             let marked = inbox.get().start(&e.event_id);
             return match marked {
-                Ok(n) => Some(n),
+                // `None`: another replica's to run (or not yet); a later look decides.
+                Ok(n) => n,
                 Err(err) => {
                     log.error("inbox", err.to_string());
                     None

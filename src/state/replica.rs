@@ -39,8 +39,16 @@ impl Replica {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
+        // Two replicas of one process (tests, or an inbox beside a scheduler) stay apart.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let again = if n == 0 {
+            String::new()
+        } else {
+            format!(".{n}")
+        };
         Replica {
-            id: format!("{host}:{pid}:{:x}", nonce & 0xffff_ffff),
+            id: format!("{host}:{pid}:{:x}{again}", nonce & 0xffff_ffff),
             kind,
             host,
             pid,

@@ -1,6 +1,7 @@
 //! What `zavu-script state status` shows, gathered in one place: the backend (the URL
 //! redacted), the schema version against the newest this binary knows, the replicas seen
-//! with their last heartbeat, who holds which lease, which campaigns are running where
+//! with their last heartbeat, who holds which lease (cron runs, and the webhook events
+//! `listen` replicas are handling), which campaigns are running where
 //! (their live locks), and each cron job's progress. Data
 //! only, with a plain-text rendering; the front door prints it (or its JSON).
 
@@ -21,6 +22,8 @@ pub struct Status {
     pub schema: Option<Schema>,
     pub replicas: Vec<ReplicaRow>,
     pub fires: Vec<FireRow>,
+    /// Webhook events a `listen` replica is handling now, under its lease.
+    pub inbox_claims: Vec<ClaimRow>,
     pub jobs: Vec<JobRow>,
     /// Campaigns whose lock a live session holds: running now, and where.
     pub campaign_locks: Vec<HeldLock>,
@@ -70,6 +73,18 @@ pub struct FireRow {
     pub lease_expires_in: Option<f64>,
 }
 
+/// A webhook event claimed by a `listen` replica.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRow {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub replica: Option<String>,
+    pub attempt: i64,
+    /// Seconds until the lease runs out (negative: expired, the event is claimable again).
+    pub lease_expires_in: Option<f64>,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRow {
@@ -88,6 +103,7 @@ pub async fn gather(backend: &Backend) -> Result<Status, StateError> {
             schema: None,
             replicas: vec![],
             fires: vec![],
+            inbox_claims: vec![],
             jobs: vec![],
             campaign_locks: vec![],
             warnings: vec![],
@@ -113,6 +129,7 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
         }),
         replicas: vec![],
         fires: vec![],
+        inbox_claims: vec![],
         jobs: vec![],
         campaign_locks: vec![],
         warnings: vec![],
@@ -128,6 +145,9 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
     }
     status.replicas = replicas(&conn).await?;
     status.fires = fires(&conn).await?;
+    if version >= 4 {
+        status.inbox_claims = inbox_claims(&conn).await?;
+    }
     status.jobs = jobs(&conn).await?;
     status.campaign_locks = campaign_locks::held(&conn).await?;
     status
@@ -201,6 +221,29 @@ async fn fires(conn: &Conn) -> Result<Vec<FireRow>, StateError> {
         .collect())
 }
 
+async fn inbox_claims(conn: &Conn) -> Result<Vec<ClaimRow>, StateError> {
+    let rows = conn
+        .client
+        .query(
+            "SELECT event_id, invitation_id, owner, attempts,
+                    extract(epoch FROM lease_until - now())::float8
+             FROM inbox_events WHERE state = 'running' ORDER BY lease_until",
+            &[],
+        )
+        .await
+        .map_err(conn.err("reading the webhook events being handled"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ClaimRow {
+            event_id: r.get(0),
+            invitation_id: r.get(1),
+            replica: r.get(2),
+            attempt: r.get(3),
+            lease_expires_in: r.get(4),
+        })
+        .collect())
+}
+
 async fn jobs(conn: &Conn) -> Result<Vec<JobRow>, StateError> {
     let rows = conn
         .client
@@ -243,6 +286,15 @@ fn crontab_disagreements(replicas: &[ReplicaRow]) -> Vec<String> {
         }
     }
     out
+}
+
+/// ", lease expires in 12.3s", or that it has run out.
+fn lease(expires_in: Option<f64>) -> String {
+    match expires_in {
+        Some(s) if s >= 0.0 => format!(", lease expires in {s:.1}s"),
+        Some(s) => format!(", lease EXPIRED {:.1}s ago", -s),
+        None => String::new(),
+    }
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -290,11 +342,7 @@ impl Status {
             }
             out.push(format!("leases: {}", self.fires.len()));
             for f in &self.fires {
-                let lease = match f.lease_expires_in {
-                    Some(s) if s >= 0.0 => format!(", lease expires in {s:.1}s"),
-                    Some(s) => format!(", lease EXPIRED {:.1}s ago", -s),
-                    None => String::new(),
-                };
+                let lease = lease(f.lease_expires_in);
                 let deadline = f
                     .deadline
                     .map(|d| format!(", deadline {}", time(d)))
@@ -307,6 +355,20 @@ impl Status {
                     f.state,
                     f.replica,
                     f.run.map(|r| format!(" run {r}")).unwrap_or_default(),
+                ));
+            }
+            out.push(format!(
+                "webhook events being handled: {}",
+                self.inbox_claims.len()
+            ));
+            for c in &self.inbox_claims {
+                out.push(format!(
+                    "  {} ({}) attempt {} on {}{}",
+                    c.event_id,
+                    c.invitation_id,
+                    c.attempt,
+                    c.replica.as_deref().unwrap_or("?"),
+                    lease(c.lease_expires_in)
                 ));
             }
             out.push(format!("jobs: {}", self.jobs.len()));

@@ -83,12 +83,13 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         again.stdout
     );
     assert_eq!(
-        version_rows(&url).await[..4],
+        version_rows(&url).await[..5],
         [
             (1, "replicas_and_cron".into()),
             (2, "store".into()),
             (3, "campaigns".into()),
-            (4, "campaign_rows_lookups".into())
+            (4, "campaign_rows_lookups".into()),
+            (5, "inbox".into())
         ]
     );
     assert_eq!(version_rows(&url).await.len(), newest() as usize);

@@ -122,6 +122,14 @@ pub async fn connect_holding(target: &PgTarget, role: &str) -> Result<Conn, Stat
     Ok(conn)
 }
 
+/// Like [`connect`], for a connection whose commits need not wait for the write-ahead log
+/// to reach the disk (`synchronous_commit = off`): for statements whose loss in a crash of
+/// the database server only means work done again. A transaction that must be durable
+/// before it is answered sets `synchronous_commit = on` locally.
+pub async fn connect_async_commit(target: &PgTarget, role: &str) -> Result<Conn, StateError> {
+    connect_with(target, role, " -c synchronous_commit=off").await
+}
+
 async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Conn, StateError> {
     let mut config = target.config();
     config

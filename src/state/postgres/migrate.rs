@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "campaign_rows_lookups",
         include_str!("../../../migrations/postgres/0004_campaign_rows_lookups.sql"),
     ),
+    (
+        5,
+        "inbox",
+        include_str!("../../../migrations/postgres/0005_inbox.sql"),
+    ),
 ];
 
 /// The advisory-lock key migrations serialize on (any constant; the text is "zavu-mig").
