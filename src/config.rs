@@ -128,6 +128,7 @@ pub struct ListenSettings {
     pub secret: Option<String>,
     pub tolerance: Duration,
     pub max_attempts: i64,
+    pub handler_timeout: Duration,
     pub retry_failed: bool,
     pub catch_up_only: bool,
     /// Catch up again this often while receiving; zero: only on start.
@@ -209,6 +210,7 @@ impl Invocation {
                     .filter(|s| !s.trim().is_empty()),
                 tolerance: a.tolerance,
                 max_attempts: a.max_attempts,
+                handler_timeout: a.handler_timeout,
                 retry_failed: a.retry_failed,
                 catch_up_only: a.catch_up,
                 catch_up_every: a.catch_up_every,

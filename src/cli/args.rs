@@ -213,6 +213,11 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(i64).range(1..=100))]
     pub max_attempts: i64,
+    /// How long one handler run may take before it is stopped and counted as a failed
+    /// attempt (retried with backoff); `0s`: no limit.
+    #[arg(long, value_name = "DURATION", default_value = "5m",
+          value_parser = crate::duration::parse)]
+    pub handler_timeout: std::time::Duration,
     /// Put events kept as failed back in line on start.
     #[arg(long)]
     pub retry_failed: bool,

@@ -15,6 +15,7 @@ use crate::listen::catchup;
 use crate::listen::inbox::{Inbox, PgInbox, SqliteInbox, inbox_path};
 use crate::listen::receiver::{AliveWhileHeld, Receiver, router};
 use crate::listen::recorder::Recorder;
+use crate::listen::watchdog::Watchdog;
 use crate::listen::worker::{self, WorkerEnv};
 use crate::service_log::Log;
 use crate::stop::Stop;
@@ -119,6 +120,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
+    let watchdog = Watchdog::start(runtime.handle(), settings.handler_timeout, shutdown.clone());
     let env = WorkerEnv {
         handle: runtime.handle().clone(),
         api: session.api.clone(),
@@ -131,6 +133,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         inbox: inbox.clone(),
         max_attempts: settings.max_attempts,
         metrics: metrics.clone(),
+        watchdog: watchdog.clone(),
     };
     let handler_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let worker = {
@@ -163,6 +166,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             log: log.clone(),
             metrics: metrics.clone(),
             handler_alive: handler_alive.clone(),
+            watchdog: watchdog.clone(),
         });
         log.info(
             "listening",

@@ -7,7 +7,7 @@
 //! before answering — through [`recorder`], which gives
 //! deliveries arriving together one commit; [`worker`] runs the handler script for each
 //! recorded event, once per event id,
-//! in order per invitation; [`catchup`] finds what happened while nobody listened and
+//! in order per invitation, each run bounded by [`watchdog`]; [`catchup`] finds what happened while nobody listened and
 //! records it as synthesized events. The `listen` front door (`commands::listen`) wires them
 //! together from the command line; nothing here reads it.
 //!
@@ -23,4 +23,5 @@ pub mod inbox_schema;
 pub mod inbox_sqlite;
 pub mod receiver;
 pub mod recorder;
+pub mod watchdog;
 pub mod worker;

@@ -34,6 +34,8 @@ pub struct Receiver {
     pub metrics: Arc<ListenMetrics>,
     /// Cleared when the handler's thread ends, however it ends.
     pub handler_alive: Arc<AtomicBool>,
+    /// Knows whether the handler's current run has stalled.
+    pub watchdog: Arc<super::watchdog::Watchdog>,
 }
 
 impl Receiver {
@@ -47,6 +49,9 @@ impl Receiver {
             problems.push(
                 "the handler's thread has stopped: recorded events are not being handled".into(),
             );
+        }
+        if let Some(why) = self.watchdog.stalled() {
+            problems.push(why);
         }
         if problems.is_empty() {
             return (true, json!({ "ok": true }));

@@ -60,6 +60,8 @@ pub struct WorkerEnv {
     pub inbox: Arc<Mutex<Inbox>>,
     pub max_attempts: i64,
     pub metrics: Arc<ListenMetrics>,
+    /// Bounds each run (`--handler-timeout`) and stops the one in hand on shutdown.
+    pub watchdog: Arc<super::watchdog::Watchdog>,
 }
 
 /// Tells the worker to look again (an event was recorded).
@@ -115,7 +117,7 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
         },
         sink: sink.clone(),
         api: Some(env.api.clone()),
-        bridge: Arc::new(Bridge::new(env.handle.clone(), shutdown.clone())),
+        bridge: Arc::new(Bridge::new(env.handle.clone(), env.watchdog.run_stop())),
         memory: budget.as_ref().map(Budget::meter),
     });
     // Events found due, in the order to handle them, read from the inbox together.
@@ -268,7 +270,9 @@ fn handle(
     let started = Instant::now();
     let mut scope = Scope::new();
     scope.push("event", event_value(e, attempt));
+    env.watchdog.begin(&e.event_id, shutdown);
     let outcome = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &env.handler);
+    env.watchdog.end();
     drop(scope);
     let took = crate::duration::format(started.elapsed());
     env.metrics

@@ -424,3 +424,48 @@ async fn while_receiving_a_lost_delivery_and_an_expiry_are_caught_up() {
     .await;
     assert_eq!(runs(&l).len(), 2, "{:#?}", l.log());
 }
+
+/// A handler run that outlives `--handler-timeout` is stopped and fails like any other
+/// attempt (here the only one, so the event is kept as failed and named), and the events
+/// behind it are handled: one hung handler does not hold the receiver.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_past_its_timeout_is_stopped_and_the_next_event_runs() {
+    let sb = TestSandbox::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_dir, handler) = script(&format!(
+        "if event.data.clientName == \"Hang\" {{ loop {{ }} }}\n{RECORDER}"
+    ));
+    let mut l = listen_with(
+        &sb,
+        state.path(),
+        &handler,
+        &["--handler-timeout", "1s", "--max-attempts", "1"],
+    );
+    ready(&mut l).await;
+    let hang = invite(&sb, "Hang").await;
+    let next = invite(&sb, "Next").await;
+    sb.complete(&hang).await;
+    sb.complete(&next).await;
+    l.wait_for("kept as failed", 1).await;
+    eventually("the next event to run", async || {
+        runs(&l)
+            .iter()
+            .any(|r| r[1] == next && r[2] == "completed")
+            .then_some(())
+    })
+    .await;
+    let failed = l
+        .log()
+        .into_iter()
+        .find(|line| line.contains("kept as failed"))
+        .unwrap();
+    assert!(
+        failed.contains("--handler-timeout 1s"),
+        "the failure says why: {failed}"
+    );
+    assert!(
+        !runs(&l).iter().any(|r| r[1] == hang),
+        "the hung run printed nothing: {:#?}",
+        l.log()
+    );
+}
