@@ -121,6 +121,9 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
     let watchdog = Watchdog::start(runtime.handle(), settings.handler_timeout, shutdown.clone());
+    if let Inbox::Postgres(pg) = &*inbox.lock().unwrap_or_else(|p| p.into_inner()) {
+        watchdog.watch_lease(pg.heartbeat(), settings.lease_ttl);
+    }
     let env = WorkerEnv {
         handle: runtime.handle().clone(),
         api: session.api.clone(),

@@ -3,10 +3,14 @@
 //! call watch), and fails like any other attempt — retried with backoff, then kept as
 //! failed. A run still going well past that, having ignored the request, is reported as
 //! stalled to `/healthz`. The shutdown also stops the run in hand, through the same flag.
+//! On the state database, so does losing touch with it: once the heartbeat has not been
+//! answered for half the lease, the event may soon be another replica's, so the run in hand
+//! is stopped rather than left to run beside a second one.
 //!
 //! Owns the per-run stop flag and the current run's start; runs no script and touches no
 //! inbox.
 
+use super::inbox_pg_heartbeat::Heartbeat;
 use crate::stop::Stop;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +28,12 @@ pub struct Watchdog {
     /// The run in hand: its event and when it started. Changed, and the flag reset, under
     /// this lock, so a timeout meant for one run never lands on the next.
     current: Mutex<Option<(String, Instant)>>,
+    /// On the state database: the heartbeat that renews the claims, and their lease.
+    lease: Mutex<Option<(Arc<Heartbeat>, Duration)>>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl Watchdog {
@@ -37,6 +47,7 @@ impl Watchdog {
             run_stop: Arc::new(Stop::default()),
             timeout,
             current: Mutex::new(None),
+            lease: Mutex::new(None),
         });
         let watched = Arc::downgrade(&dog);
         handle.spawn(async move {
@@ -51,19 +62,47 @@ impl Watchdog {
                     _ = tokio::time::sleep(LOOK_EVERY) => {}
                 }
                 let Some(dog) = watched.upgrade() else { return };
-                let current = dog.current.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((_, since)) = current.as_ref()
-                    && !dog.timeout.is_zero()
-                    && since.elapsed() > dog.timeout
-                {
-                    dog.run_stop.trigger(format!(
-                        "the handler ran longer than --handler-timeout {}",
-                        crate::duration::format(dog.timeout)
-                    ));
-                }
+                dog.look();
             }
         });
         dog
+    }
+
+    /// Stops the run in hand when it is past its timeout, or its claim's lease can no
+    /// longer be counted on.
+    fn look(&self) {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((_, since)) = current.as_ref() else {
+            return;
+        };
+        if !self.timeout.is_zero() && since.elapsed() > self.timeout {
+            self.run_stop.trigger(format!(
+                "the handler ran longer than --handler-timeout {}",
+                crate::duration::format(self.timeout)
+            ));
+        }
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((beat, ttl)) = lease.as_ref() {
+            // The claim itself renewed the lease when the run began.
+            let began = now_ms() - since.elapsed().as_millis() as i64;
+            let heard = beat
+                .answered_at_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let silent = now_ms() - heard.max(began);
+            if silent > (ttl.as_millis() / 2) as i64 {
+                self.run_stop.trigger(format!(
+                    "the state database has not answered this replica for {}: the event's \
+                     lease ({}) may pass to another replica, so this run stops",
+                    crate::duration::format(Duration::from_millis(silent as u64)),
+                    crate::duration::format(*ttl)
+                ));
+            }
+        }
+    }
+
+    /// Runs are claims in the state database, renewed by `beat` for `ttl`.
+    pub fn watch_lease(&self, beat: Arc<Heartbeat>, ttl: Duration) {
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some((beat, ttl));
     }
 
     /// The flag the handler's engine and its API calls watch.
@@ -137,5 +176,35 @@ mod tests {
             .expect("the shutdown stops the run in hand");
         dog.begin("evt_3", &shutdown);
         assert!(stop.is_set(), "a shutdown is not cleared");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_run_whose_lease_is_no_longer_renewed_is_stopped() {
+        let shutdown = Arc::new(Stop::default());
+        let dog = Watchdog::start(
+            &tokio::runtime::Handle::current(),
+            Duration::ZERO,
+            shutdown.clone(),
+        );
+        let beat = Arc::new(Heartbeat::default());
+        dog.watch_lease(beat.clone(), Duration::from_millis(600));
+        let stop = dog.run_stop();
+        dog.begin("evt_1", &shutdown);
+        // Answered all along: the run goes on.
+        for _ in 0..10 {
+            beat.answered_at_ms
+                .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!stop.is_set(), "{:?}", stop.reason());
+        // Silent: stopped within about half the lease.
+        tokio::time::timeout(Duration::from_secs(5), stop.stopped())
+            .await
+            .expect("stopped once the database went quiet");
+        assert!(
+            stop.reason()
+                .unwrap()
+                .contains("may pass to another replica")
+        );
     }
 }
