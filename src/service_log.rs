@@ -133,8 +133,8 @@ impl Log {
 
     /// A log on stderr whose lines are written by a thread of its own: a burst of lines
     /// (thousands of events a second, three lines each) becomes a few writes instead of
-    /// one system call per line, while a lone line is written within about a millisecond
-    /// (see [`GATHER`]) — nothing waits for a buffer to fill. [`Log::flush`] (and dropping the
+    /// one system call per line, while a lone line is written as soon as that thread runs
+    /// — nothing waits for a buffer to fill or a timer. [`Log::flush`] (and dropping the
     /// log) waits for every line emitted before it. Falls back to direct writes to stderr
     /// when the thread cannot be started.
     pub fn stderr_gathered(who: &'static str, json: bool) -> Log {
@@ -221,14 +221,6 @@ impl Drop for Log {
     }
 }
 
-/// How long the writer lets lines gather before writing them: short beside anything a
-/// person or a log shipper would notice, long beside the microseconds between lines in a
-/// burst.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Lines past this much are written without waiting for more.
-const GATHER_BYTES: usize = 64 * 1024;
-
 /// The writer thread of a gathered log: takes everything waiting, writes it in one go,
 /// until the log closes with nothing left.
 fn write_gathered(g: &Gathered, out: &mut dyn Write) {
@@ -243,16 +235,6 @@ fn write_gathered(g: &Gathered, out: &mut dyn Write) {
             pending.idle = false;
             if pending.lines.is_empty() {
                 return;
-            }
-            // Let the burst this line may begin gather for a moment: emitters do not wake
-            // a busy writer, so this bounds the wake-ups (each a system call on the
-            // emitting thread, and often a switch away from it) and the writes — and the
-            // reader's wake-ups at the other end of a pipe — to about one per GATHER,
-            // whatever the rate of lines.
-            if pending.lines.len() < GATHER_BYTES && !pending.closing {
-                drop(pending);
-                std::thread::sleep(GATHER);
-                pending = g.state.lock().unwrap_or_else(|p| p.into_inner());
             }
             std::mem::swap(&mut batch, &mut pending.lines);
             pending.taken += 1;
