@@ -174,10 +174,7 @@ impl SqliteInbox {
     /// first by their own time.
     pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-                 AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT ?3"
-            ))
+            .prepare_cached(&due_query())
             .and_then(|mut s| {
                 s.query_map(params![self.scope, now_ms, limit as i64], entry)?
                     .collect()
@@ -432,9 +429,50 @@ impl SqliteInbox {
     }
 }
 
+/// The events to handle next, in order: read off the `events_due_in_order` index.
+fn due_query() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
+         AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT ?3"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_events_are_read_off_the_index_without_sorting_the_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = SqliteInbox::open(&inbox_path(dir.path()), "t fp").unwrap();
+        let plan: Vec<String> = inbox
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", due_query()))
+            .unwrap()
+            .query_map(params!["t fp", 0, 64], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("events_due_in_order")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+        // A backlog stamped in one millisecond still comes out in its invitations' order.
+        for (id, status) in [("c", "completed"), ("b", "in_progress"), ("a", "pending")] {
+            inbox.record(&event(id, "i", status, 5)).unwrap();
+        }
+        let order: Vec<String> = inbox
+            .due(i64::MAX, 64)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(order, ["a", "b", "c"]);
+    }
 
     fn event(id: &str, inv: &str, status: &str, ms: i64) -> NewEvent {
         NewEvent {
