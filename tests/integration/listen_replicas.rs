@@ -29,6 +29,10 @@ print(`done ${event.id}`);
 "#;
 
 fn replica(sb: &TestSandbox, url: &str, handler: &std::path::Path, ttl: &str) -> Running {
+    replica_with(sb, url, handler, &["--lease-ttl", ttl])
+}
+
+fn replica_with(sb: &TestSandbox, url: &str, handler: &std::path::Path, args: &[&str]) -> Running {
     let state = tempfile::tempdir().unwrap();
     let mut c = cmd(state.path());
     c.current_dir(repo())
@@ -38,7 +42,8 @@ fn replica(sb: &TestSandbox, url: &str, handler: &std::path::Path, ttl: &str) ->
         .env("ZAVU_WEBHOOK_SECRET", SECRET)
         .arg("listen")
         .arg(handler)
-        .args(["--port", "0", "--catch-up-every", "0s", "--lease-ttl", ttl])
+        .args(["--port", "0", "--catch-up-every", "0s"])
+        .args(args)
         .args(["--shutdown-grace", "1s"]);
     Running::spawn(c, Some(state))
 }
@@ -275,6 +280,39 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
 
     b.signal("TERM");
     assert_eq!(b.exit_code().await, 0, "{}", b.log().join("\n"));
+}
+
+/// A replica that was sent nothing is woken when another records an event: with the
+/// periodic look ten minutes apart, the idle replica still handles, at once, an event
+/// delivered only to a replica busy in a slow handler.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_replica_is_woken_by_an_event_another_one_recorded() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let slow_looks = ["--look-every", "10m"];
+    let mut first = replica_with(&sb, &url, &handler, &slow_looks);
+    let mut second = replica_with(&sb, &url, &handler, &slow_looks);
+    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
+    // The slow event reaches the first replica only: whichever replica runs it — the
+    // other can only have heard of it by a notification — is busy from then on.
+    post(&sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
+    eventually("a replica to be inside the slow handler", async || {
+        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
+    })
+    .await;
+    let (busy, idle, to_busy) = if first.count("> slow evt_slow") > 0 {
+        (&first, &second, &to_first)
+    } else {
+        (&second, &first, &to_second)
+    };
+    // Sent only to the busy one, handled by the idle one, long before its next look.
+    post(&sb, to_busy, &delivery("evt_next", "inv_next", 2_000)).await;
+    eventually("the idle replica to handle evt_next", async || {
+        (idle.count("> done evt_next") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(busy.count("> ran evt_next"), 0);
 }
 
 /// Cut off from its database, a replica answers deliveries 503 (the sender retries; nothing
