@@ -22,7 +22,7 @@
 
 use super::inbox_pg_heartbeat::{Heartbeat, renew};
 use super::inbox_pg_record::PgWriter;
-use super::inbox_pg_sql::{COLUMNS, claimable, entry, stage};
+use super::inbox_pg_sql::{COLUMNS, entry, firsts, stage};
 use super::inbox_schema::{Applied, Entry, InboxError, NewEvent};
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
@@ -237,9 +237,9 @@ impl PgInbox {
     pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
         let (scope, limit) = (&self.scope, limit as i64);
         let sql = format!(
-            "SELECT {COLUMNS} FROM inbox_events e WHERE {}
-             ORDER BY e.event_ms, {}, e.received_ms LIMIT $3",
-            claimable(),
+            "SELECT {COLUMNS} FROM ({}) e WHERE NOT e.busy
+             ORDER BY e.event_ms, {}, e.received_ms, e.event_id LIMIT $3",
+            firsts(""),
             stage("e.current_status")
         );
         self.run(|c| async move {

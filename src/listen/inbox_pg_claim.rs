@@ -9,7 +9,7 @@
 //! an invitation's events start in order. It writes claims and outcomes; it runs nothing.
 
 use super::inbox_pg::PgInbox;
-use super::inbox_pg_sql::{CLAIM_LOCK_CLASS, claimable, stage};
+use super::inbox_pg_sql::{CLAIM_LOCK_CLASS, firsts, stage};
 use super::inbox_schema::{Entry, InboxError, Outcome};
 use tokio_postgres::types::ToSql;
 
@@ -18,17 +18,20 @@ use tokio_postgres::types::ToSql;
 /// claimed it, an event of its invitation is running or waits before it, or its status
 /// was applied since.
 fn claim_sql() -> String {
+    let of_its_invitation = "AND f.invitation_id = (
+         SELECT i.invitation_id FROM inbox_events i WHERE i.scope = $1 AND i.event_id = $3)";
     format!(
         "UPDATE inbox_events e SET state = 'running', attempts = e.attempts + 1,
            owner = $4, lease_until = now() + make_interval(secs => $5)
-         WHERE e.event_id = $3 AND {}
+         WHERE e.scope = $1 AND e.event_id = $3
+           AND e.event_id = (SELECT n.event_id FROM ({}) n WHERE NOT n.busy)
            AND NOT EXISTS (
              SELECT 1 FROM inbox_applied a
              WHERE a.scope = e.scope AND a.invitation_id = e.invitation_id
                AND (a.event_ms > e.event_ms OR a.status = e.current_status
                     OR (a.event_ms = e.event_ms AND {} > {})))
          RETURNING e.attempts",
-        claimable(),
+        firsts(of_its_invitation),
         stage("a.status"),
         stage("e.current_status")
     )
