@@ -315,6 +315,69 @@ async fn an_idle_replica_is_woken_by_an_event_another_one_recorded() {
     assert_eq!(busy.count("> ran evt_next"), 0);
 }
 
+/// A replica whose claim passed to another while its handler ran — as once its lease ran
+/// out; here the claim is handed over in the database, as another replica's claim would
+/// take it — finishes the run, but its outcome is refused: the event stays the newer
+/// claim's, the replica warns naming the event and the lost lease, and /metrics counts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_whose_claim_passed_to_another_mid_run_has_its_outcome_refused() {
+    const PAUSING: &str = r#"
+print(`slow ${event.id}`);
+sleep(5);
+print(`done ${event.id}`);
+"#;
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(PAUSING);
+    let mut a = replica(&sb, &url, &handler, "30s");
+    let to_a = ready(&mut a).await;
+    post(&sb, &to_a, &delivery("evt_taken", "inv_taken", 1_000)).await;
+    a.wait_for("> slow evt_taken", 1).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let taken = client
+        .execute(
+            "UPDATE zavu_script.inbox_events SET owner = 'another-replica',
+               attempts = attempts + 1, lease_until = now() + interval '1 hour'
+             WHERE event_id = 'evt_taken' AND state = 'running'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, 1, "evt_taken was running on a");
+    a.wait_for("> done evt_taken", 1).await;
+    a.wait_for("the lease on event evt_taken (attempt 1) was lost", 1)
+        .await;
+    let db = inbox(&url).await;
+    assert_eq!(
+        db["evt_taken"],
+        ("running".to_string(), 2, 1),
+        "the newer claim's, untouched"
+    );
+    let metrics = to_a.replace("/webhooks/zavu", "/metrics");
+    let page = sb
+        .http
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"zavu_listen_events_total{outcome="lease_lost"} 1"#),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"zavu_listen_events_total{outcome="done"}"#),
+        "{page}"
+    );
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, 0, "{}", a.log().join("\n"));
+}
+
 /// Cut off from its database, a replica answers deliveries 503 (the sender retries; nothing
 /// is acknowledged that is not recorded) and `/healthz` 503 with the reason; once the
 /// database answers again, so does it, and the retried delivery is handled.
