@@ -379,9 +379,10 @@ fn handle(
     None
 }
 
-/// Whether a failure's outcome was not recorded: refused because the lease was lost
-/// (warned about and counted), or not written at all (the error logged; the event stays
-/// running until its lease runs out, then runs again).
+/// Whether a failure's outcome was refused because the lease was lost (then warned about
+/// and counted, and the failure is not reported as this replica's). A write that failed
+/// is logged and the failure reported as usual: the event stays running until its lease
+/// runs out (SQLite: until the next start), then runs again.
 fn refused(
     env: &WorkerEnv,
     who: &str,
@@ -398,7 +399,7 @@ fn refused(
         }
         Err(err) => {
             env.log.error("inbox", err.to_string());
-            true
+            false
         }
     }
 }
