@@ -137,6 +137,8 @@ pub struct ListenSettings {
     pub shutdown_grace: Duration,
     /// With a state database: how long a claim on an event lasts without a heartbeat.
     pub lease_ttl: Duration,
+    /// With nothing due and no wake-up, how long before the handler looks again.
+    pub look_every: Duration,
     pub limits: Limits,
 }
 
@@ -217,6 +219,7 @@ impl Invocation {
                 json_logs: a.json_logs,
                 shutdown_grace: a.shutdown_grace,
                 lease_ttl: a.lease_ttl,
+                look_every: a.look_every,
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {

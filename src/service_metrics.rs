@@ -141,7 +141,7 @@ impl CronMetrics {
 
 /// The webhook receiver's numbers.
 pub struct ListenMetrics {
-    /// done, failed, retried, skipped, duplicate, refused.
+    /// done, failed, retried, skipped, duplicate, refused, lease_lost.
     pub events: Family<OutcomeLabel, Counter>,
     pub handler_duration: Histogram,
     registry: Registry,
@@ -160,7 +160,8 @@ impl ListenMetrics {
         let handler_duration = durations();
         registry.register(
             "zavu_listen_events",
-            "Webhook events by outcome (done, failed, retried, skipped, duplicate, refused)",
+            "Webhook events by outcome (done, failed, retried, skipped, duplicate, refused, \
+             lease_lost: an outcome refused because the claim had passed to another)",
             events.clone(),
         );
         registry.register(

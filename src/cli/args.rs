@@ -242,8 +242,23 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s",
           value_parser = parse_lease)]
     pub lease_ttl: std::time::Duration,
+    /// With nothing to do, look at the inbox again this often even when no wake-up came
+    /// (with --state-url, replicas are woken at once when any of them records an event;
+    /// this is the fallback).
+    #[arg(long, value_name = "DURATION", default_value = "1s",
+          value_parser = parse_look_every)]
+    pub look_every: std::time::Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// A period of at least 10ms: a shorter one would keep the inbox busy answering looks.
+fn parse_look_every(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::duration::parse(s)?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err("look at least 10ms apart".into());
+    }
+    Ok(d)
 }
 
 /// A lease of at least a second: a shorter one would run out between two heartbeats.

@@ -123,6 +123,8 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let watchdog = Watchdog::start(runtime.handle(), settings.handler_timeout, shutdown.clone());
     if let Inbox::Postgres(pg) = &*inbox.lock().unwrap_or_else(|p| p.into_inner()) {
         watchdog.watch_lease(pg.heartbeat(), settings.lease_ttl);
+        // Events another replica records wake this one's handler at once.
+        pg.wake_on_new_events(wake.clone());
     }
     let env = WorkerEnv {
         handle: runtime.handle().clone(),
@@ -137,6 +139,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         max_attempts: settings.max_attempts,
         metrics: metrics.clone(),
         watchdog: watchdog.clone(),
+        look_every: settings.look_every,
     };
     let handler_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let worker = {

@@ -40,7 +40,7 @@ impl Shared {
     ) -> Result<Shared, StateError> {
         use sha2::Digest;
         let digest = hex::encode(sha2::Sha256::digest(crontab_text.as_bytes()));
-        let replica = Replica::new("cron", Some((crontab_name.clone(), digest)));
+        let replica = Replica::new("cron", Some((crontab_name.clone(), digest)), ttl);
         let store = PgCron::open(target, replica, crontab_name, ttl).await?;
         Ok(Shared {
             store,

@@ -8,11 +8,14 @@
 
 pub use super::inbox_pg::PgInbox;
 pub use super::inbox_pg_heartbeat::Heartbeat;
-pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
+pub use super::inbox_pg_record::PgWriter;
+pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, Outcome, State, stage};
 pub use super::inbox_sqlite::{SqliteInbox, inbox_path};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+// One per process, behind an Arc: a few hundred bytes either way do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Inbox {
     Sqlite(SqliteInbox),
     Postgres(PgInbox),
@@ -74,8 +77,9 @@ impl Inbox {
     }
 
     /// Marks an event running (one more attempt) before its handler starts: its attempt
-    /// number, or `None` when it is not this process's to run now (another replica
-    /// claimed it, or must finish one of its invitation's events first).
+    /// number — the claim's fencing token, which its outcome is reported with — or `None`
+    /// when it is not this process's to run now (another replica claimed it, or must
+    /// finish one of its invitation's events first).
     pub fn start(&self, event_id: &str) -> Result<Option<i64>, InboxError> {
         match self {
             Inbox::Sqlite(i) => i.start(event_id).map(Some),
@@ -83,30 +87,36 @@ impl Inbox {
         }
     }
 
-    /// The handler succeeded: the event is done and its status applied, in one step.
-    pub fn finish(&self, e: &Entry) -> Result<(), InboxError> {
-        both!(self, i => i.finish(e))
+    /// The handler succeeded, for the claim `attempt`: the event is done and its status
+    /// applied, in one step. Refused ([`Outcome::LeaseLost`], nothing changed) when the
+    /// claim is no longer this replica's (Postgres; on SQLite the one process always
+    /// holds it).
+    pub fn finish(&self, e: &Entry, attempt: i64) -> Result<Outcome, InboxError> {
+        match self {
+            Inbox::Sqlite(i) => i.finish(e).map(|()| Outcome::Recorded),
+            Inbox::Postgres(i) => i.finish(e, attempt),
+        }
     }
 
     /// [`Inbox::finish`], then `next` started when `run_next` says it will be run given
-    /// its invitation's applied status (SQLite: in the same commit). `next`'s attempt
-    /// number, when it was started.
+    /// its invitation's applied status — in the same commit (Postgres: the same round
+    /// trip, the claim itself checking the applied status). The finish's outcome, and
+    /// `next`'s attempt number when it was started.
     pub fn finish_and_start(
         &self,
         e: &Entry,
+        attempt: i64,
         next: Option<&Entry>,
         run_next: impl FnOnce(&Entry, Option<&Applied>) -> bool,
-    ) -> Result<Option<i64>, InboxError> {
+    ) -> Result<(Outcome, Option<i64>), InboxError> {
         match self {
-            Inbox::Sqlite(i) => i.finish_and_start(e, next, run_next),
+            Inbox::Sqlite(i) => i
+                .finish_and_start(e, next, run_next)
+                .map(|started| (Outcome::Recorded, started)),
             Inbox::Postgres(i) => {
-                i.finish(e)?;
-                match next {
-                    Some(next) if run_next(next, i.applied(&next.invitation_id)?.as_ref()) => {
-                        i.start(&next.event_id)
-                    }
-                    _ => Ok(None),
-                }
+                let next = next.map(|n| n.event_id.as_str());
+                let (outcome, started) = i.finish_and_start(Some((e, attempt)), next)?;
+                Ok((outcome.unwrap_or(Outcome::Recorded), started))
             }
         }
     }
@@ -137,14 +147,21 @@ impl Inbox {
         both!(self, i => i.set_applied(invitation_id, status, event_ms))
     }
 
-    /// The handler failed: retry at `retry_at_ms`, or, with `None`, keep it as failed.
+    /// The handler failed, for the claim `attempt`: retry at `retry_at_ms`, or, with
+    /// `None`, keep it as failed. Refused like [`Inbox::finish`].
     pub fn fail(
         &self,
         event_id: &str,
+        attempt: i64,
         error: &str,
         retry_at_ms: Option<i64>,
-    ) -> Result<(), InboxError> {
-        both!(self, i => i.fail(event_id, error, retry_at_ms))
+    ) -> Result<Outcome, InboxError> {
+        match self {
+            Inbox::Sqlite(i) => i
+                .fail(event_id, error, retry_at_ms)
+                .map(|()| Outcome::Recorded),
+            Inbox::Postgres(i) => i.fail(event_id, attempt, error, retry_at_ms),
+        }
     }
 
     pub fn skip(&self, event_id: &str, why: &str) -> Result<(), InboxError> {
@@ -184,6 +201,24 @@ impl Inbox {
         match &*me {
             Inbox::Sqlite(i) => i.checkpoint_in_background(Arc::downgrade(inbox)),
             Inbox::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// Postgres: `wake` is sent `()` whenever any replica records new events for this
+    /// project (a `NOTIFY` on commit), so the handler thread looks at once. SQLite: one
+    /// process records and handles, and its receiver wakes the handler itself.
+    pub fn wake_on_new_events(&self, wake: std::sync::mpsc::Sender<()>) {
+        if let Inbox::Postgres(i) = self {
+            i.wake_on_new_events(wake);
+        }
+    }
+
+    /// Postgres: the recorder's own way in (a connection of its own), so a batch waiting
+    /// for the disk never holds the inbox's mutex. SQLite: `None`, one connection.
+    pub fn writer(&self) -> Option<Arc<PgWriter>> {
+        match self {
+            Inbox::Sqlite(_) => None,
+            Inbox::Postgres(i) => Some(i.writer()),
         }
     }
 

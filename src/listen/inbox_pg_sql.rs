@@ -1,5 +1,5 @@
 //! The Postgres inbox's statements' shared parts: which events a replica may claim (the
-//! predicate both the look for due events and the claim itself use, so a replica is never
+//! subquery both the look for due events and the claim itself use, so a replica is never
 //! offered what it may not take), an invitation's stage in SQL, the columns an event is
 //! read with and how a row becomes an [`Entry`]. Text and mapping only; it runs nothing.
 
@@ -18,26 +18,30 @@ pub(super) fn stage(column: &str) -> String {
     format!("(CASE {column} WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END)")
 }
 
-/// Whether `e` may be claimed at `$2` (epoch ms) in scope `$1`: waiting (or running under
-/// a lease that has run out), due, no other event of its invitation running under a live
-/// lease, and no earlier event of its invitation waiting before it.
-pub(super) fn claimable() -> String {
-    let waiting = |t: &str| {
-        format!("({t}.state = 'received' OR ({t}.state = 'running' AND {t}.lease_until < now()))")
-    };
+/// Whether event `t` is busy: running under a lease that has not run out.
+fn busy(t: &str) -> String {
+    format!("coalesce({t}.state = 'running' AND {t}.lease_until >= now(), false)")
+}
+
+/// The events that may be claimed at `$2` (epoch ms) in scope `$1`, as a subquery with
+/// every column and `busy`, narrowed by `filter` (more conditions on `f`): per invitation
+/// the first in line — the event running under a live lease, if any (then none of that
+/// invitation may be claimed: keep only rows `NOT busy`), else the earliest one waiting
+/// (received, or running under a lease that ran out) and due.
+///
+/// One scan of the invitation's (or the project's) open events and a sort, whatever the
+/// planner knows: a correlated "no earlier event waits" check, planned on a table whose
+/// statistics predate a burst of deliveries, became a nested loop over every open event
+/// for each one.
+pub(super) fn firsts(filter: &str) -> String {
     format!(
-        "e.scope = $1 AND e.not_before_ms <= $2 AND {we}
-         AND NOT EXISTS (
-           SELECT 1 FROM inbox_events r
-           WHERE r.scope = e.scope AND r.invitation_id = e.invitation_id
-             AND r.event_id <> e.event_id
-             AND ((r.state = 'running' AND r.lease_until >= now())
-                  OR ({wr} AND r.not_before_ms <= $2
-                      AND (r.event_ms, {sr}, r.received_ms) < (e.event_ms, {se}, e.received_ms))))",
-        we = waiting("e"),
-        wr = waiting("r"),
-        sr = stage("r.current_status"),
-        se = stage("e.current_status"),
+        "SELECT DISTINCT ON (f.invitation_id) f.*, {busy} AS busy
+         FROM inbox_events f
+         WHERE f.scope = $1 AND f.state IN ('received', 'running')
+           AND ({busy} OR f.not_before_ms <= $2) {filter}
+         ORDER BY f.invitation_id, busy DESC, f.event_ms, {stage}, f.received_ms, f.event_id",
+        busy = busy("f"),
+        stage = stage("f.current_status"),
     )
 }
 

@@ -79,6 +79,17 @@ pub struct Applied {
     pub event_ms: i64,
 }
 
+/// What became of an outcome (finished, failed) reported for a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The event is marked as reported.
+    Recorded,
+    /// Refused: the claim is no longer this replica's — its lease ran out and the event
+    /// was claimed again (by another replica, or by this one as a later attempt). The
+    /// run did happen; the newer claim's outcome stands, and nothing was changed.
+    LeaseLost,
+}
+
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("webhook inbox {}: {message}", path.display())]
 pub struct InboxError {

@@ -3,7 +3,9 @@
 //! several replicas sharing the state database.
 //!
 //! [`receiver`] takes signed deliveries over HTTP and records them in the [`inbox`] (in
-//! SQLite, [`inbox_sqlite`], or PostgreSQL, [`inbox_pg`] with [`inbox_pg_sql`] and [`inbox_pg_heartbeat`]; its rows: [`inbox_schema`])
+//! SQLite, [`inbox_sqlite`], or PostgreSQL, [`inbox_pg`] with [`inbox_pg_claim`],
+//! [`inbox_pg_record`], [`inbox_pg_wake`], [`inbox_pg_sql`] and [`inbox_pg_heartbeat`]; its
+//! rows: [`inbox_schema`])
 //! before answering — through [`recorder`], which gives
 //! deliveries arriving together one commit; [`worker`] runs the handler script for each
 //! recorded event, once per event id,
@@ -17,8 +19,11 @@
 pub mod catchup;
 pub mod inbox;
 pub mod inbox_pg;
+pub mod inbox_pg_claim;
 pub mod inbox_pg_heartbeat;
+pub mod inbox_pg_record;
 pub mod inbox_pg_sql;
+pub mod inbox_pg_wake;
 pub mod inbox_schema;
 pub mod inbox_sqlite;
 pub mod receiver;

@@ -1,6 +1,7 @@
 //! Group commit for the receiver: deliveries that arrive while the inbox is committing are
-//! recorded together, in one transaction, by one thread — and each is answered only after
-//! that commit, so "recorded before the 2xx" holds for every one of them. It also says,
+//! recorded together, in one transaction, by one thread (on Postgres, on a connection of
+//! its own, so the handler's statements never wait behind a flush) — and each is answered
+//! only after that commit, so "recorded before the 2xx" holds for every one of them. It also says,
 //! cheaply, whether recording works right now (for `/healthz`): the writer thread is alive
 //! and not stuck in a commit, the last commit did not fail, and — on SQLite — the inbox file
 //! is still the one it opened (an inbox removed under a running receiver would take every
@@ -75,6 +76,8 @@ impl Recorder {
             Home::File(path) => Some(path.clone()),
             Home::Database(_) => None,
         };
+        // Postgres: a connection of the recorder's own, off the inbox's mutex.
+        let writer = inbox.lock().unwrap_or_else(|p| p.into_inner()).writer();
         let busy_since_ms = Arc::new(AtomicI64::new(0));
         let last_error = Arc::new(Mutex::new(None));
         let (busy, failed) = (busy_since_ms.clone(), last_error.clone());
@@ -96,10 +99,13 @@ impl Recorder {
                         .and_then(|at| moved(at, opened).map(|why| (at.clone(), why)));
                     let recorded = match gone {
                         Some((path, message)) => Err(InboxError { path, message }),
-                        None => inbox
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .record_all(&events),
+                        None => match &writer {
+                            Some(w) => w.record_all(&events),
+                            None => inbox
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .record_all(&events),
+                        },
                     };
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) =
                         recorded.as_ref().err().map(|e| (now_ms(), e.to_string()));

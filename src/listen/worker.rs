@@ -14,7 +14,7 @@
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
 
-use super::inbox::{Applied, Entry, Inbox, stage};
+use super::inbox::{Applied, Entry, Inbox, InboxError, Outcome, stage};
 use crate::client::ClientOptions;
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
@@ -62,6 +62,9 @@ pub struct WorkerEnv {
     pub metrics: Arc<ListenMetrics>,
     /// Bounds each run (`--handler-timeout`) and stops the one in hand on shutdown.
     pub watchdog: Arc<super::watchdog::Watchdog>,
+    /// With nothing due and no wake-up, look again after this long (`--look-every`): the
+    /// fallback for a wake-up that never came.
+    pub look_every: Duration,
 }
 
 /// Tells the worker to look again (an event was recorded).
@@ -140,14 +143,16 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
                     }
                 }
                 let Some(entry) = due.pop_front() else {
-                    // Nothing due: sleep until woken, a retry falls due, or a second passes.
+                    // Nothing due: sleep until woken, a retry falls due, or it is time for
+                    // the periodic look.
+                    let every = env.look_every;
                     let wait = inbox
                         .get()
                         .next_retry_ms()
                         .ok()
                         .flatten()
-                        .map(|at| Duration::from_millis((at - now).clamp(0, 1_000) as u64))
-                        .unwrap_or(Duration::from_secs(1));
+                        .map(|at| Duration::from_millis((at - now).max(0) as u64).min(every))
+                        .unwrap_or(every);
                     match wake.recv_timeout(wait) {
                         // One look answers every wake-up sent so far.
                         Ok(()) | Err(RecvTimeoutError::Timeout) => {
@@ -281,15 +286,18 @@ fn handle(
     let finished = outcome.is_ok().then(|| {
         let db = inbox.get();
         if stop.is_set() {
-            return db.finish(e).map(|()| None);
+            return db.finish(e, attempt).map(|done| (done, None));
         }
         // Declined (to be skipped) or not started, the next stays first in line.
-        let started = db.finish_and_start(e, due.front(), runs)?;
-        Ok(started.and_then(|attempt| due.pop_front().map(|next| (next, attempt))))
+        let (done, started) = db.finish_and_start(e, attempt, due.front(), runs)?;
+        Ok((
+            done,
+            started.and_then(|attempt| due.pop_front().map(|next| (next, attempt))),
+        ))
     });
     match outcome {
-        Ok(_) => match finished.unwrap_or(Ok(None)) {
-            Ok(next) => {
+        Ok(_) => match finished.unwrap_or(Ok((Outcome::Recorded, None))) {
+            Ok((Outcome::Recorded, next)) => {
                 env.metrics.event("done");
                 log.emit(
                     Record::new(Level::Info, "end", format!("handled in {took}"))
@@ -299,13 +307,20 @@ fn handle(
                 );
                 return next;
             }
+            Ok((Outcome::LeaseLost, next)) => {
+                lease_lost(env, &who, e, attempt, &format!("handled in {took}"));
+                return next;
+            }
             Err(err) => log.error("inbox", err.to_string()),
         },
         Err(err) if shutdown.is_set() => {
             // Stopped by the shutdown: back in line for the next start, not a failure.
-            let _ = inbox
+            let back = inbox
                 .get()
-                .fail(&e.event_id, "stopped by shutdown", Some(0));
+                .fail(&e.event_id, attempt, "stopped by shutdown", Some(0));
+            if refused(env, &who, e, attempt, back, "stopped by shutdown") {
+                return None;
+            }
             log.emit(
                 Record::new(
                     Level::Warn,
@@ -322,7 +337,10 @@ fn handle(
             if attempt < env.max_attempts {
                 let delay = retry_delay(attempt);
                 let at = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
-                let _ = inbox.get().fail(&e.event_id, &message, Some(at));
+                let failed = inbox.get().fail(&e.event_id, attempt, &message, Some(at));
+                if refused(env, &who, e, attempt, failed, &format!("failed: {message}")) {
+                    return None;
+                }
                 env.metrics.event("retried");
                 log.emit(
                     Record::new(
@@ -339,7 +357,10 @@ fn handle(
                     .field("outcome", "retry"),
                 );
             } else {
-                let _ = inbox.get().fail(&e.event_id, &message, None);
+                let failed = inbox.get().fail(&e.event_id, attempt, &message, None);
+                if refused(env, &who, e, attempt, failed, &format!("failed: {message}")) {
+                    return None;
+                }
                 env.metrics.event("failed");
                 log.emit(
                     Record::new(
@@ -356,6 +377,53 @@ fn handle(
         }
     }
     None
+}
+
+/// Whether a failure's outcome was refused because the lease was lost (then warned about
+/// and counted, and the failure is not reported as this replica's). A write that failed
+/// is logged and the failure reported as usual: the event stays running until its lease
+/// runs out (SQLite: until the next start), then runs again.
+fn refused(
+    env: &WorkerEnv,
+    who: &str,
+    e: &Entry,
+    attempt: i64,
+    written: Result<Outcome, InboxError>,
+    what: &str,
+) -> bool {
+    match written {
+        Ok(Outcome::Recorded) => false,
+        Ok(Outcome::LeaseLost) => {
+            lease_lost(env, who, e, attempt, what);
+            true
+        }
+        Err(err) => {
+            env.log.error("inbox", err.to_string());
+            false
+        }
+    }
+}
+
+/// The outcome of `e`'s run (attempt `attempt`) was refused: this replica's lease ran out
+/// and the event was claimed again. The run did happen; the newer claim's outcome stands.
+fn lease_lost(env: &WorkerEnv, who: &str, e: &Entry, attempt: i64, what: &str) {
+    env.metrics.event("lease_lost");
+    env.log.emit(
+        Record::new(
+            Level::Warn,
+            "end",
+            format!(
+                "{what}, but the lease on event {} (attempt {attempt}) was lost: it ran out \
+                 and the event was claimed again, so this run's outcome is not recorded and \
+                 the other claim's stands",
+                e.event_id
+            ),
+        )
+        .job(who)
+        .field("event", e.event_id.clone())
+        .field("attempt", attempt)
+        .field("outcome", "lease_lost"),
+    );
 }
 
 /// `e` happened before the change last applied for its invitation: stamped earlier, or the

@@ -29,10 +29,17 @@ pub struct Replica {
     /// For cron: the crontab's shared name and the sha256 of its text, so replicas that
     /// disagree about the crontab show up in `state status`.
     pub crontab: Option<(String, String)>,
+    /// How long its leases (and its claim to be alive) last without a heartbeat: what
+    /// `state status` judges it by.
+    pub ttl: std::time::Duration,
 }
 
 impl Replica {
-    pub fn new(kind: &'static str, crontab: Option<(String, String)>) -> Replica {
+    pub fn new(
+        kind: &'static str,
+        crontab: Option<(String, String)>,
+        ttl: std::time::Duration,
+    ) -> Replica {
         let host = hostname();
         let pid = std::process::id();
         let nonce = std::time::SystemTime::now()
@@ -53,6 +60,7 @@ impl Replica {
             host,
             pid,
             crontab,
+            ttl,
         }
     }
 
@@ -64,9 +72,10 @@ impl Replica {
         };
         conn.client
             .execute(
-                "INSERT INTO replicas (id, kind, host, pid, version, crontab, digest)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET last_seen = now(), stopped_at = NULL",
+                "INSERT INTO replicas (id, kind, host, pid, version, crontab, digest, lease_ttl_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET last_seen = now(), stopped_at = NULL,
+                   lease_ttl_ms = excluded.lease_ttl_ms",
                 &[
                     &self.id,
                     &self.kind,
@@ -75,6 +84,7 @@ impl Replica {
                     &env!("CARGO_PKG_VERSION"),
                     &crontab,
                     &digest,
+                    &(self.ttl.as_millis() as i64),
                 ],
             )
             .await

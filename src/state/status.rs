@@ -53,7 +53,9 @@ pub struct ReplicaRow {
     pub last_seen: DateTime<Utc>,
     pub seen_seconds_ago: f64,
     pub stopped_at: Option<DateTime<Utc>>,
-    /// Not stopped, and silent for longer than a lease lasts.
+    /// The replica's own lease (`--lease-ttl`); the default for a replica too old to say.
+    pub lease_seconds: f64,
+    /// Not stopped, and silent for longer than its lease lasts.
     pub stale: bool,
 }
 
@@ -143,9 +145,9 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
     if let Err(e) = migrate::check_known(version) {
         status.warnings.push(e.to_string());
     }
-    status.replicas = replicas(&conn).await?;
+    status.replicas = replicas(&conn, version).await?;
     status.fires = fires(&conn).await?;
-    if version >= 4 {
+    if version >= 5 {
         status.inbox_claims = inbox_claims(&conn).await?;
     }
     status.jobs = jobs(&conn).await?;
@@ -156,17 +158,23 @@ async fn gather_postgres(backend: &Backend, target: &PgTarget) -> Result<Status,
     Ok(status)
 }
 
-async fn replicas(conn: &Conn) -> Result<Vec<ReplicaRow>, StateError> {
-    let ttl = replica::DEFAULT_TTL.as_secs_f64();
+async fn replicas(conn: &Conn, version: i32) -> Result<Vec<ReplicaRow>, StateError> {
+    // Each replica by its own lease; one that did not record it (an older version), by
+    // the default (so too before migration 6, which added the column).
+    let default_ms = replica::DEFAULT_TTL.as_millis() as i64;
+    let lease = if version >= 6 { "lease_ttl_ms" } else { "NULL" };
     let rows = conn
         .client
         .query(
-            "SELECT id, kind, host, pid, version, crontab, digest, started_at, last_seen,
-                    extract(epoch FROM now() - last_seen)::float8, stopped_at
-             FROM replicas
-             WHERE stopped_at IS NULL OR stopped_at > now() - interval '1 day'
-             ORDER BY kind, started_at",
-            &[],
+            &format!(
+                "SELECT id, kind, host, pid, version, crontab, digest, started_at, last_seen,
+                        extract(epoch FROM now() - last_seen)::float8, stopped_at,
+                        coalesce({lease}, $1::int8)
+                 FROM replicas
+                 WHERE stopped_at IS NULL OR stopped_at > now() - interval '1 day'
+                 ORDER BY kind, started_at"
+            ),
+            &[&default_ms],
         )
         .await
         .map_err(conn.err("reading replicas"))?;
@@ -175,6 +183,7 @@ async fn replicas(conn: &Conn) -> Result<Vec<ReplicaRow>, StateError> {
         .map(|r| {
             let ago: f64 = r.get(9);
             let stopped_at: Option<DateTime<Utc>> = r.get(10);
+            let lease_ms: i64 = r.get(11);
             ReplicaRow {
                 id: r.get(0),
                 kind: r.get(1),
@@ -186,7 +195,8 @@ async fn replicas(conn: &Conn) -> Result<Vec<ReplicaRow>, StateError> {
                 started_at: r.get(7),
                 last_seen: r.get(8),
                 seen_seconds_ago: ago,
-                stale: stopped_at.is_none() && ago > ttl,
+                lease_seconds: lease_ms as f64 / 1000.0,
+                stale: stopped_at.is_none() && ago > lease_ms as f64 / 1000.0,
                 stopped_at,
             }
         })
@@ -297,6 +307,11 @@ fn lease(expires_in: Option<f64>) -> String {
     }
 }
 
+/// "30s", "2.5s".
+fn seconds(s: f64) -> String {
+    format!("{}s", (s * 10.0).round() / 10.0)
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -323,7 +338,11 @@ impl Status {
             for r in &self.replicas {
                 let state = match (r.stopped_at, r.stale) {
                     (Some(t), _) => format!("stopped at {}", time(t)),
-                    (None, true) => format!("STALE: last heartbeat {:.0}s ago", r.seen_seconds_ago),
+                    (None, true) => format!(
+                        "STALE: last heartbeat {:.0}s ago (lease {})",
+                        r.seen_seconds_ago,
+                        seconds(r.lease_seconds)
+                    ),
                     (None, false) => format!("last heartbeat {:.1}s ago", r.seen_seconds_ago),
                 };
                 let crontab = match (&r.crontab, &r.digest) {

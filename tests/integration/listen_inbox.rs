@@ -9,7 +9,9 @@
 
 use crate::support::pg;
 use std::time::Duration;
-use zavu_script::listen::inbox::{Inbox, NewEvent, PgInbox, SqliteInbox, State, inbox_path};
+use zavu_script::listen::inbox::{
+    Inbox, NewEvent, Outcome, PgInbox, SqliteInbox, State, inbox_path,
+};
 use zavu_script::state::backend::PgTarget;
 
 const SCOPE: &str = "http://sandbox fp_test";
@@ -92,7 +94,8 @@ async fn events_are_handled_oldest_first_a_start_before_a_completion() {
         assert_eq!(ids(&due), expected, "{home}");
         assert_eq!(inbox.start("s").unwrap(), Some(1), "{home}");
         let s = inbox.get("s").unwrap().unwrap();
-        assert_eq!(inbox.finish_and_start(&s, None, |_, _| true).unwrap(), None);
+        let (done, next) = inbox.finish_and_start(&s, 1, None, |_, _| true).unwrap();
+        assert_eq!((done, next), (Outcome::Recorded, None), "{home}");
         assert_eq!(inbox.applied("x").unwrap().unwrap().status, "in_progress");
         assert_eq!(ids(&inbox.due(i64::MAX, 10).unwrap()), ["a", "b", "c"]);
     }
@@ -105,11 +108,14 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
         inbox.record(&event("e1", "a", "completed", 10)).unwrap();
         assert_eq!(inbox.start("e1").unwrap(), Some(1), "{home}");
         assert_eq!(inbox.running().unwrap(), 1, "{home}");
-        inbox.fail("e1", "boom", Some(1_000)).unwrap();
+        assert_eq!(
+            inbox.fail("e1", 1, "boom", Some(1_000)).unwrap(),
+            Outcome::Recorded
+        );
         assert!(inbox.due(999, 10).unwrap().is_empty(), "{home}: not before");
         assert_eq!(ids(&inbox.due(1_000, 10).unwrap()), ["e1"], "{home}");
         assert_eq!(inbox.start("e1").unwrap(), Some(2), "{home}");
-        inbox.fail("e1", "boom again", None).unwrap();
+        inbox.fail("e1", 2, "boom again", None).unwrap();
         let kept = inbox.get("e1").unwrap().unwrap();
         assert_eq!(kept.state, State::Failed, "{home}");
         assert_eq!(kept.last_error.as_deref(), Some("boom again"), "{home}");
@@ -135,7 +141,7 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
         inbox.record(&event("e9", "r", "completed", 10)).unwrap();
         assert_eq!(inbox.start("e9").unwrap(), Some(1), "{home}");
         let at = chrono::Utc::now().timestamp_millis() + 3_600_000;
-        inbox.fail("e9", "boom", Some(at)).unwrap();
+        inbox.fail("e9", 1, "boom", Some(at)).unwrap();
         assert_eq!(inbox.next_retry_ms().unwrap(), Some(at), "{home}");
     }
 }
@@ -162,10 +168,13 @@ async fn an_event_abandoned_mid_handler_goes_back_in_line() {
     assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["e1"]);
     assert_eq!(b.start("e1").unwrap(), Some(2), "b runs it again");
     // a, back from the dead, cannot put b's run back in line.
-    a.fail("e1", "late", Some(0)).unwrap();
+    assert_eq!(
+        a.fail("e1", 1, "late", Some(0)).unwrap(),
+        Outcome::LeaseLost
+    );
     let e1 = b.get("e1").unwrap().unwrap();
     assert_eq!((e1.state, e1.attempts), (State::Running, 2));
-    b.finish(&e1).unwrap();
+    assert_eq!(b.finish(&e1, 2).unwrap(), Outcome::Recorded);
     assert_eq!(a.get("e1").unwrap().unwrap().state, State::Done);
 
     // At start-up, a lease that ran out is requeued and counted.
@@ -174,6 +183,53 @@ async fn an_event_abandoned_mid_handler_goes_back_in_line() {
     expire_leases(&url).await;
     assert_eq!(b.requeue_abandoned().unwrap(), 1);
     assert_eq!(b.get("e2").unwrap().unwrap().state, State::Received);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_outcome_from_a_replica_whose_lease_ran_out_is_refused() {
+    let url = pg::database().await;
+    let (a, b) = (replica(&url), replica(&url));
+    a.record(&event("e1", "inv", "in_progress", 10)).unwrap();
+    a.record(&event("e2", "inv", "completed", 20)).unwrap();
+    assert_eq!(a.start("e1").unwrap(), Some(1));
+    let e1 = a.get("e1").unwrap().unwrap();
+    // a stalls past its lease; b claims the event again and is running it.
+    expire_leases(&url).await;
+    assert_eq!(b.start("e1").unwrap(), Some(2));
+    // a's late "done" is refused — and with it the claim of the next event that a asked
+    // for in the same commit, since e1 is b's and running.
+    let (done, next) = a
+        .finish_and_start(&e1, 1, a.get("e2").unwrap().as_ref(), |_, _| true)
+        .unwrap();
+    assert_eq!((done, next), (Outcome::LeaseLost, None));
+    assert_eq!(a.finish(&e1, 1).unwrap(), Outcome::LeaseLost);
+    assert_eq!(
+        a.fail("e1", 1, "late", None).unwrap(),
+        Outcome::LeaseLost,
+        "a late failure is refused too"
+    );
+    let now = b.get("e1").unwrap().unwrap();
+    assert_eq!((now.state, now.attempts), (State::Running, 2), "untouched");
+    assert_eq!(
+        b.applied("inv").unwrap(),
+        None,
+        "no status applied by a's outcome"
+    );
+    // b's outcome lands, and e2 comes next.
+    assert_eq!(b.finish(&now, 2).unwrap(), Outcome::Recorded);
+    assert_eq!(b.get("e1").unwrap().unwrap().state, State::Done);
+    assert_eq!(b.applied("inv").unwrap().unwrap().status, "in_progress");
+    assert_eq!(ids(&a.due(i64::MAX, 10).unwrap()), ["e2"]);
+    // The token is the claim, not only the replica: a claim of a's that ran out and was
+    // taken again by a itself refuses the older attempt's outcome as well.
+    assert_eq!(a.start("e2").unwrap(), Some(1));
+    expire_leases(&url).await;
+    assert_eq!(a.start("e2").unwrap(), Some(2));
+    let e2 = a.get("e2").unwrap().unwrap();
+    assert_eq!(a.finish(&e2, 1).unwrap(), Outcome::LeaseLost);
+    assert_eq!(a.get("e2").unwrap().unwrap().state, State::Running);
+    assert_eq!(a.finish(&e2, 2).unwrap(), Outcome::Recorded);
+    assert_eq!(a.applied("inv").unwrap().unwrap().status, "completed");
 }
 
 /// Every running event's lease, run out (as if its replica had stopped renewing it).
@@ -214,7 +270,7 @@ async fn replicas_run_an_invitations_events_one_at_a_time_in_order() {
     );
     assert_eq!(a.running().unwrap(), 2);
     let x1 = a.get("x1").unwrap().unwrap();
-    a.finish(&x1).unwrap();
+    assert_eq!(a.finish(&x1, 1).unwrap(), Outcome::Recorded);
     assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["x2"]);
     assert_eq!(b.start("x2").unwrap(), Some(1));
     // A status applied since a replica looked is not started: the late look skips it.

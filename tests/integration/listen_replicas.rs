@@ -29,6 +29,10 @@ print(`done ${event.id}`);
 "#;
 
 fn replica(sb: &TestSandbox, url: &str, handler: &std::path::Path, ttl: &str) -> Running {
+    replica_with(sb, url, handler, &["--lease-ttl", ttl])
+}
+
+fn replica_with(sb: &TestSandbox, url: &str, handler: &std::path::Path, args: &[&str]) -> Running {
     let state = tempfile::tempdir().unwrap();
     let mut c = cmd(state.path());
     c.current_dir(repo())
@@ -38,7 +42,8 @@ fn replica(sb: &TestSandbox, url: &str, handler: &std::path::Path, ttl: &str) ->
         .env("ZAVU_WEBHOOK_SECRET", SECRET)
         .arg("listen")
         .arg(handler)
-        .args(["--port", "0", "--catch-up-every", "0s", "--lease-ttl", ttl])
+        .args(["--port", "0", "--catch-up-every", "0s"])
+        .args(args)
         .args(["--shutdown-grace", "1s"]);
     Running::spawn(c, Some(state))
 }
@@ -275,6 +280,102 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
 
     b.signal("TERM");
     assert_eq!(b.exit_code().await, 0, "{}", b.log().join("\n"));
+}
+
+/// A replica that was sent nothing is woken when another records an event: with the
+/// periodic look ten minutes apart, the idle replica still handles, at once, an event
+/// delivered only to a replica busy in a slow handler.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_replica_is_woken_by_an_event_another_one_recorded() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let slow_looks = ["--look-every", "10m"];
+    let mut first = replica_with(&sb, &url, &handler, &slow_looks);
+    let mut second = replica_with(&sb, &url, &handler, &slow_looks);
+    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
+    // The slow event reaches the first replica only: whichever replica runs it — the
+    // other can only have heard of it by a notification — is busy from then on.
+    post(&sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
+    eventually("a replica to be inside the slow handler", async || {
+        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
+    })
+    .await;
+    let (busy, idle, to_busy) = if first.count("> slow evt_slow") > 0 {
+        (&first, &second, &to_first)
+    } else {
+        (&second, &first, &to_second)
+    };
+    // Sent only to the busy one, handled by the idle one, long before its next look.
+    post(&sb, to_busy, &delivery("evt_next", "inv_next", 2_000)).await;
+    eventually("the idle replica to handle evt_next", async || {
+        (idle.count("> done evt_next") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(busy.count("> ran evt_next"), 0);
+}
+
+/// A replica whose claim passed to another while its handler ran — as once its lease ran
+/// out; here the claim is handed over in the database, as another replica's claim would
+/// take it — finishes the run, but its outcome is refused: the event stays the newer
+/// claim's, the replica warns naming the event and the lost lease, and /metrics counts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_whose_claim_passed_to_another_mid_run_has_its_outcome_refused() {
+    const PAUSING: &str = r#"
+print(`slow ${event.id}`);
+sleep(5);
+print(`done ${event.id}`);
+"#;
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(PAUSING);
+    let mut a = replica(&sb, &url, &handler, "30s");
+    let to_a = ready(&mut a).await;
+    post(&sb, &to_a, &delivery("evt_taken", "inv_taken", 1_000)).await;
+    a.wait_for("> slow evt_taken", 1).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let taken = client
+        .execute(
+            "UPDATE zavu_script.inbox_events SET owner = 'another-replica',
+               attempts = attempts + 1, lease_until = now() + interval '1 hour'
+             WHERE event_id = 'evt_taken' AND state = 'running'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, 1, "evt_taken was running on a");
+    a.wait_for("> done evt_taken", 1).await;
+    a.wait_for("the lease on event evt_taken (attempt 1) was lost", 1)
+        .await;
+    let db = inbox(&url).await;
+    assert_eq!(
+        db["evt_taken"],
+        ("running".to_string(), 2, 1),
+        "the newer claim's, untouched"
+    );
+    let metrics = to_a.replace("/webhooks/zavu", "/metrics");
+    let page = sb
+        .http
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"zavu_listen_events_total{outcome="lease_lost"} 1"#),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"zavu_listen_events_total{outcome="done"}"#),
+        "{page}"
+    );
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, 0, "{}", a.log().join("\n"));
 }
 
 /// Cut off from its database, a replica answers deliveries 503 (the sender retries; nothing

@@ -309,3 +309,84 @@ async fn store_entries_are_shared_through_the_state_database() {
     done.ok();
     assert_eq!(done.lines(), ["false"]);
 }
+
+/// A replica is called stale once it has been silent for longer than its own lease
+/// (`--lease-ttl`, recorded when it registers), not a default one; a replica of an older
+/// version, which recorded none, by the default 30s.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_judges_each_replica_by_its_own_lease() {
+    use std::time::Duration;
+    use zavu_script::state::backend::PgTarget;
+    use zavu_script::state::postgres::connect::connect;
+    use zavu_script::state::replica::Replica;
+    let url = pg::database().await;
+    Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "migrate"])
+        .run()
+        .await
+        .ok();
+    let target = PgTarget::parse(&url).unwrap();
+    let conn = connect(&target, "test").await.unwrap();
+    let short = Replica::new("listen", None, Duration::from_secs(5));
+    let long = Replica::new("cron", None, Duration::from_secs(120));
+    let old = Replica::new("listen", None, Duration::from_secs(5));
+    for r in [&short, &long, &old] {
+        r.register(&conn).await.unwrap();
+    }
+    // All three last heard from 20s ago; the old one as a replica that recorded no lease.
+    let db = self::connect(&url).await;
+    db.execute(
+        "UPDATE zavu_script.replicas SET last_seen = now() - interval '20 seconds'",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE zavu_script.replicas SET lease_ttl_ms = NULL WHERE id = $1",
+        &[&old.id],
+    )
+    .await
+    .unwrap();
+    let json = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["--json", "state", "status"])
+        .run()
+        .await;
+    json.ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    let of = |id: &str| {
+        v["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("replica {id} in {v}"))
+            .clone()
+    };
+    assert_eq!(of(&short.id)["stale"], true, "20s silent, 5s lease: {v}");
+    assert_eq!(of(&short.id)["leaseSeconds"], 5.0);
+    assert_eq!(of(&long.id)["stale"], false, "20s silent, 120s lease: {v}");
+    assert_eq!(of(&long.id)["leaseSeconds"], 120.0);
+    assert_eq!(
+        of(&old.id)["stale"],
+        false,
+        "no lease recorded: the default 30s"
+    );
+    assert_eq!(of(&old.id)["leaseSeconds"], 30.0);
+    let text = Zs::bare()
+        .env("ZAVU_STATE_URL", &url)
+        .args(["state", "status"])
+        .run()
+        .await;
+    text.ok();
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.contains(&short.id))
+        .unwrap_or_else(|| panic!("{}", text.stdout));
+    assert!(
+        line.contains("STALE") && line.contains("(lease 5s)"),
+        "{line}"
+    );
+}

@@ -130,7 +130,50 @@ pub async fn connect_async_commit(target: &PgTarget, role: &str) -> Result<Conn,
     connect_with(target, role, " -c synchronous_commit=off").await
 }
 
-async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Conn, StateError> {
+/// Like [`connect`], for a session that `LISTEN`s: the server's notifications to it come
+/// through the receiver, which ends when the connection does (the server went away, or the
+/// client was dropped). Notifications arrive between statements, never inside one.
+pub async fn connect_notified(
+    target: &PgTarget,
+    role: &str,
+) -> Result<
+    (
+        Conn,
+        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+    ),
+    StateError,
+> {
+    let (client, mut connection) = config_for(target, role, "")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| StateError::postgres(&target.to_string(), "connecting", &e))?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    // Driving the connection by its messages, not by awaiting it, is what hands the
+    // notifications over; anything else it says (notices) is not ours to act on.
+    tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    Ok((
+        Conn {
+            client: Arc::new(client),
+            at: target.to_string(),
+            held: None,
+        },
+        rx,
+    ))
+}
+
+fn config_for(target: &PgTarget, role: &str, options: &str) -> tokio_postgres::Config {
     let mut config = target.config();
     config
         .keepalives(true)
@@ -141,7 +184,11 @@ async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Co
         std::process::id()
     ));
     config.options(format!("-c search_path={SCHEMA}{options}"));
-    let (client, connection) = config
+    config
+}
+
+async fn connect_with(target: &PgTarget, role: &str, options: &str) -> Result<Conn, StateError> {
+    let (client, connection) = config_for(target, role, options)
         .connect(tokio_postgres::NoTls)
         .await
         .map_err(|e| StateError::postgres(&target.to_string(), "connecting", &e))?;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "inbox",
         include_str!("../../../migrations/postgres/0005_inbox.sql"),
     ),
+    (
+        6,
+        "replica_lease",
+        include_str!("../../../migrations/postgres/0006_replica_lease.sql"),
+    ),
 ];
 
 /// The advisory-lock key migrations serialize on (any constant; the text is "zavu-mig").
