@@ -1,8 +1,8 @@
 //! Recording deliveries in the shared inbox, on a connection of the recorder's own: one
 //! statement and one durable commit per batch of deliveries (the 2xx goes out only after
-//! it), and in that transaction a `NOTIFY` on [`CHANNEL`] — delivered to the other
-//! replicas only once the commit is done — so that an idle one looks at the inbox at once
-//! instead of at its next periodic look. Having its own connection, a batch waiting for
+//! it), then, in the same round trip, a `NOTIFY` on [`CHANNEL`] — sent once the commit is
+//! done — so that an idle replica looks at the inbox at once instead of at its next
+//! periodic look. Having its own connection, a batch waiting for
 //! the disk never holds up the handler's claims and outcomes. It records; it claims, runs
 //! and answers nothing.
 
@@ -132,19 +132,25 @@ impl PgWriter {
             ];
             // One round trip: sent together, run in order. Answered only once on disk, so
             // this commit waits for the flush. After an error the transaction is aborted
-            // and the COMMIT ends it as a rollback; the notification goes only with a commit.
+            // and the COMMIT ends it as a rollback. The notification follows the commit in
+            // a transaction of its own: inside the recording one it would hold the
+            // server's one notification lock through the flush, so the recorders of
+            // several replicas would commit one at a time. (After a rollback it wakes the
+            // others for nothing — a look that finds nothing new.)
             let notify_args: [&(dyn ToSql + Sync); 2] = [&CHANNEL, scope];
-            let (begun, rows, notified, committed) = futures::join!(
+            let (begun, rows, committed, notified) = futures::join!(
                 cl.batch_execute("BEGIN; SET LOCAL synchronous_commit = on"),
                 cl.query(&p.insert, &args),
-                cl.execute(&p.notify, &notify_args),
                 cl.batch_execute("COMMIT"),
+                cl.execute(&p.notify, &notify_args),
             );
             let rows = begun
                 .and(rows)
-                .and_then(|rows| notified.map(|_| rows))
                 .and_then(|rows| committed.map(|()| rows))
                 .map_err(c.err("recording deliveries"))?;
+            // Recorded: a notification that failed only leaves the others to their
+            // periodic look.
+            drop(notified);
             Ok::<_, StateError>(
                 rows.iter()
                     .map(|r| (r.get::<_, String>(0), r.get::<_, bool>(1)))
