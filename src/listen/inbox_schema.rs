@@ -97,7 +97,16 @@ pub struct InboxError {
     pub message: String,
 }
 
-pub(super) const SCHEMA: &str = "
+/// [`STAGE`]'s text, for the schema's index to be built with the very expression the
+/// queries order by (the planner matches them word for word).
+macro_rules! stage_sql {
+    () => {
+        "CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END"
+    };
+}
+
+pub(super) const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS events (
     scope TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -120,13 +129,15 @@ CREATE TABLE IF NOT EXISTS events (
 -- which keeps the commit between two handlers small. (Inboxes made before kept every
 -- state in an index of their own; it goes.)
 DROP INDEX IF EXISTS events_to_run;
--- In the whole order events are handled in (the stage expression is STAGE's, word for
--- word, so the planner matches them): the next few are read off the index however many
+-- In the whole order events are handled in (the stage expression is STAGE's, so the
+-- planner matches them): the next few are read off the index however many
 -- wait. (Inboxes made before indexed the time alone, so a backlog stamped in one
 -- millisecond — a burst, a catch-up — was sorted whole at each look; it goes.)
 DROP INDEX IF EXISTS events_due;
 CREATE INDEX IF NOT EXISTS events_due_in_order ON events (scope, event_ms,
-    CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END,
+    ",
+    stage_sql!(),
+    ",
     received_ms) WHERE state = 'received';
 -- The table is its key's B-tree (no rowid table beside it): a handler's commit writes one
 -- page here, not two. Inboxes made before are moved over on open (APPLIED_MIGRATION).
@@ -141,7 +152,8 @@ CREATE TABLE IF NOT EXISTS marks (
     scope TEXT PRIMARY KEY,
     baseline_ms INTEGER NOT NULL
 );
-";
+"
+);
 
 /// Whether an inbox's `applied` table is still the rowid table inboxes were first made
 /// with, which [`APPLIED_MIGRATION`] replaces.
@@ -166,8 +178,7 @@ ALTER TABLE applied_moved RENAME TO applied;
 
 /// Where a status stands in an invitation's life, for events stamped the same millisecond:
 /// the order [`stage`] gives, in SQL.
-pub(super) const STAGE: &str = "CASE current_status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
-    ELSE 2 END";
+pub(super) const STAGE: &str = stage_sql!();
 
 /// Where a status stands in an invitation's life: two changes stamped the same
 /// millisecond happened in this order.
