@@ -4,6 +4,16 @@
 use crate::support::{TestSandbox, Zs, pg, script};
 use zavu_script::state::postgres::migrate::newest;
 
+/// Brings the database at `url` to the newest schema (`state migrate`, which must succeed).
+async fn migrated(url: &str) {
+    Zs::bare()
+        .env("ZAVU_STATE_URL", url)
+        .args(["state", "migrate"])
+        .run()
+        .await
+        .ok();
+}
+
 /// Each test gets a database of its own on the one cluster: what one writes, another
 /// never sees.
 #[tokio::test(flavor = "multi_thread")]
@@ -153,12 +163,7 @@ async fn concurrent_migrations_apply_each_version_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newer_schema_is_refused_and_left_alone() {
     let url = pg::database().await;
-    Zs::bare()
-        .env("ZAVU_STATE_URL", &url)
-        .args(["state", "migrate"])
-        .run()
-        .await
-        .ok();
+    migrated(&url).await;
     connect(&url)
         .await
         .execute(
@@ -320,12 +325,7 @@ async fn status_judges_each_replica_by_its_own_lease() {
     use zavu_script::state::postgres::connect::connect;
     use zavu_script::state::replica::Replica;
     let url = pg::database().await;
-    Zs::bare()
-        .env("ZAVU_STATE_URL", &url)
-        .args(["state", "migrate"])
-        .run()
-        .await
-        .ok();
+    migrated(&url).await;
     let target = PgTarget::parse(&url).unwrap();
     let conn = connect(&target, "test").await.unwrap();
     let short = Replica::new("listen", None, Duration::from_secs(5));
