@@ -383,7 +383,8 @@ async fn status_judges_each_replica_by_its_own_lease() {
     let line = text
         .stdout
         .lines()
-        .find(|l| l.contains(&short.id))
+        // Ids made in one process share a prefix (`…`, `….1`): the whole word.
+        .find(|l| l.split_whitespace().any(|w| w == short.id))
         .unwrap_or_else(|| panic!("{}", text.stdout));
     assert!(
         line.contains("STALE") && line.contains("(lease 5s)"),
