@@ -189,10 +189,10 @@ PY
     echo "   $("$pgbin/postgres" --version); load before: $(uptime | sed 's/.*load average/load average/')"
     pgsql postgres "CREATE DATABASE bench_listen" >/dev/null
     echo "   SQLite inbox:"
-    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)' | sed 's/^/   /'
+    cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)|^CPU per event' | sed 's/^/   /'
     echo "   PostgreSQL inbox:"
     ZAVU_STATE_URL="postgres://zavu@127.0.0.1:$pgport/bench_listen" \
-      cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)' | sed 's/^/   /'
+      cargo bench --quiet --bench listen_receivers -- "$events" "$samples" | grep -E '^\| (receiver|zavu-script)|^CPU per event' | sed 's/^/   /'
     echo "   inbox rows: $(pgsql bench_listen "SELECT state || ' ' || count(*) FROM zavu_script.inbox_events GROUP BY state" | tr '\n' ' ')"
     echo "   load after: $(uptime | sed 's/.*load average/load average/')"
     "${pg_stop[@]}" >/dev/null; pg_stop=(); rm -rf "$pg_dir"; pg_dir=

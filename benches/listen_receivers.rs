@@ -12,6 +12,11 @@
 //!   the sandbox's control plane, and the time until the receiver's first handler line for
 //!   it is read from its output: the sandbox's own signed delivery, verification, recording
 //!   and the handler start are all inside it. Median and p99.
+//! - **CPU per event** over the events/s run, from `/proc`: the receiver's, split by its
+//!   threads' names (for `listen`: the handler's thread, the inbox's writer, the log's
+//!   writer, HTTP and the rest), and this process's own (the sender). Beside it, what the
+//!   whole machine has per event at 10× Python's rate: every core, shared by the receiver
+//!   and the sender, as they share it here.
 //!
 //! `listen` is the release binary next to this bench (or `$LISTEN_BIN`), with
 //! `--register self`; Python is
@@ -97,6 +102,9 @@ impl Lines {
 
 struct Figures {
     acked: Duration,
+    /// CPU spent over the events/s run, per event: the receiver's by thread kind, then
+    /// the sender's.
+    cpu: Cpu,
     handled: Duration,
     latencies: Vec<Duration>,
 }
@@ -154,7 +162,16 @@ fn main() {
     });
     let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
     let zs = measure(
-        &rt, &client, &base, &url, &secret, &lines, events, samples, "zs",
+        &rt,
+        &client,
+        &base,
+        &url,
+        &secret,
+        &lines,
+        events,
+        samples,
+        "zs",
+        listen.id(),
     );
     stop(&mut listen);
 
@@ -181,7 +198,16 @@ fn main() {
         seen.iter().any(|(_, l)| l == "ready").then_some(())
     });
     let py = measure(
-        &rt, &client, &base, &url, &secret, &lines, events, samples, "py",
+        &rt,
+        &client,
+        &base,
+        &url,
+        &secret,
+        &lines,
+        events,
+        samples,
+        "py",
+        python.id(),
     );
     stop(&mut python);
 
@@ -201,6 +227,32 @@ fn main() {
         "listen / Python, handled events/s: {:.1}×",
         py.handled.as_secs_f64() / zs.handled.as_secs_f64()
     );
+    println!();
+    println!("CPU per event over the events/s run (µs):");
+    println!("| receiver | receiver total | by thread | sender (this bench) |");
+    println!("|---|---|---|---|");
+    for (name, f) in [("zavu-script listen", &zs), ("Python http.server", &py)] {
+        let threads: Vec<String> = f
+            .cpu
+            .receiver
+            .iter()
+            .filter(|(_, us)| *us >= 0.5)
+            .map(|(k, us)| format!("{k} {us:.0}"))
+            .collect();
+        println!(
+            "| {name} | {:.0} | {} | {:.0} |",
+            f.cpu.receiver_total(),
+            threads.join(", "),
+            f.cpu.sender
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let tenfold = 10.0 * events as f64 / py.handled.as_secs_f64();
+    println!(
+        "At 10× Python's rate ({tenfold:.0} events/s) this machine's {cores} cores give \
+         {:.0} µs of CPU per event, for the receiver and the sender together.",
+        cores as f64 * 1e6 / tenfold
+    );
     drop(sandbox);
 }
 
@@ -215,6 +267,7 @@ fn measure(
     events: usize,
     samples: usize,
     tag: &str,
+    receiver: u32,
 ) -> Figures {
     // Throughput: distinct events, built and signed before the clock starts — the sender
     // is Zavu's servers, not the receiver's machine, so what it spends per delivery stays
@@ -241,6 +294,7 @@ fn measure(
         })
         .collect();
     let before = lines.ran();
+    let (receiver_before, sender_before) = (threads_cpu(receiver), own_cpu());
     let start = Instant::now();
     // Each delivery is sent as the sandbox sends it: re-signed and sent again (up to
     // ATTEMPTS times) after a non-2xx answer, a broken connection or no answer within
@@ -295,6 +349,12 @@ fn measure(
         "{lost} deliveries were not acknowledged in {ATTEMPTS} attempts"
     );
     let handled = lines.wait_ran(before + events) - start;
+    let cpu = Cpu::between(
+        &receiver_before,
+        &threads_cpu(receiver),
+        own_cpu() - sender_before,
+        events,
+    );
 
     // Latency: one status change at a time, through the sandbox's own delivery.
     let http = reqwest::Client::new();
@@ -327,8 +387,107 @@ fn measure(
     }
     Figures {
         acked,
+        cpu,
         handled,
         latencies,
+    }
+}
+
+/// CPU time (user + system) of each of a process's threads, by thread name, from
+/// `/proc/PID/task/*/stat`, and last (thread id 0, "ended") what its threads that have
+/// ended used: the process's own total counts them, its live threads no longer do
+/// (Python's server runs each connection on a thread of its own).
+fn threads_cpu(pid: u32) -> Vec<(u32, String, Duration)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return vec![];
+    };
+    let mut threads: Vec<_> = tasks
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let tid: u32 = t.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            parse_stat(&stat).map(|(name, cpu)| (tid, name, cpu))
+        })
+        .collect();
+    let total = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .map(|(_, cpu)| cpu)
+        .unwrap_or_default();
+    let live: Duration = threads.iter().map(|(_, _, cpu)| *cpu).sum();
+    threads.push((0, "ended".into(), total.saturating_sub(live)));
+    threads
+}
+
+/// This process's CPU time so far (user + system, every thread).
+fn own_cpu() -> Duration {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .map(|(_, cpu)| cpu)
+        .unwrap_or_default()
+}
+
+/// The name and the CPU time (utime + stime) in a `/proc` `stat` line. The name is in
+/// parentheses and may hold spaces, so the fields are counted from its closing one.
+fn parse_stat(stat: &str) -> Option<(String, Duration)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat[open + 1..close].to_string();
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    // After the name: state is field 3 of the line; utime and stime are 14 and 15.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some((name, Duration::from_micros(ticks * 1_000_000 / per_second)))
+}
+
+/// CPU per event over a run, in µs.
+struct Cpu {
+    /// The receiver's, by kind of thread, largest first.
+    receiver: Vec<(&'static str, f64)>,
+    sender: f64,
+}
+
+impl Cpu {
+    fn between(
+        before: &[(u32, String, Duration)],
+        after: &[(u32, String, Duration)],
+        sender: Duration,
+        events: usize,
+    ) -> Cpu {
+        let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events as f64;
+        let mut kinds = std::collections::BTreeMap::<&'static str, Duration>::new();
+        for (tid, name, cpu) in after {
+            let was = before
+                .iter()
+                .find(|(t, _, _)| t == tid)
+                .map(|(_, _, c)| *c)
+                .unwrap_or_default();
+            *kinds.entry(kind(name)).or_default() += cpu.saturating_sub(was);
+        }
+        let mut receiver: Vec<_> = kinds.into_iter().map(|(k, d)| (k, per_event(d))).collect();
+        receiver.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Cpu {
+            receiver,
+            sender: per_event(sender),
+        }
+    }
+
+    fn receiver_total(&self) -> f64 {
+        self.receiver.iter().map(|(_, us)| us).sum()
+    }
+}
+
+/// What a receiver's thread does, from its name.
+fn kind(name: &str) -> &'static str {
+    match name {
+        "listen-handler" => "handler",
+        "listen-inbox" => "inbox writer",
+        "log-writer" => "log writer",
+        n if n.starts_with("tokio-rt") => "HTTP",
+        n if n.starts_with("python") => "python",
+        "ended" => "ended threads",
+        _ => "other",
     }
 }
 
