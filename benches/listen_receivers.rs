@@ -12,6 +12,9 @@
 //!   the sandbox's control plane, and the time until the receiver's first handler line for
 //!   it is read from its output: the sandbox's own signed delivery, verification, recording
 //!   and the handler start are all inside it. Median and p99.
+//! - **receiving alone**: `listen` again, its handler held in its first run (a `sleep`) for
+//!   the whole send, so recording and answering have the machine to themselves: acked
+//!   events/s, the most this machine lets any handler keep up with.
 //! - **CPU per event** over the events/s run, from `/proc`: the receiver's, split by its
 //!   threads' names (for `listen`: the handler's thread, the inbox's writer, the log's
 //!   writer, HTTP and the rest), and this process's own (the sender). Beside it, what the
@@ -132,34 +135,11 @@ fn main() {
 
     // zavu-script listen, trivial handler.
     let state = tempfile::tempdir().expect("temp dir");
-    let handler = state.path().join("trivial.rhai");
-    std::fs::write(&handler, "print(\"ran:\" + event.data.invitationId);\n").unwrap();
-    // `LISTEN_BIN` runs another build of the same binary (one with symbols, to profile).
-    let bin =
-        std::env::var("LISTEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_zavu-script").into());
-    let mut listen = Command::new(bin)
-        .env("ZAVUDEV_API_KEY", KEY)
-        .env("ZAVUDEV_BASE_URL", &base)
-        .env("ZAVU_SCRIPT_STATE_DIR", state.path().join("state"))
-        .arg("listen")
-        .arg(&handler)
-        .args(["--port", "0", "--register", "self"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zavu-script listen starts");
-    let lines = Lines::default();
-    lines.follow(listen.stderr.take().unwrap());
-    let url = lines.wait("listen to start", |seen| {
-        let started = seen.iter().any(|(_, l)| l.contains("first start: "));
-        let url = seen.iter().find_map(|(_, l)| {
-            l.split("receiving deliveries on ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_string)
-        });
-        url.filter(|_| started)
-    });
+    let (mut listen, lines, url) = start_listen(
+        &base,
+        state.path(),
+        "print(\"ran:\" + event.data.invitationId);\n",
+    );
     let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
     let zs = measure(
         &rt,
@@ -174,6 +154,15 @@ fn main() {
         listen.id(),
     );
     stop(&mut listen);
+
+    // Receiving alone: listen again, its handler held in its first run for the whole
+    // send, so recording and answering have the machine to themselves (with the sender).
+    let held = tempfile::tempdir().expect("temp dir");
+    let (mut listen, lines, url) = start_listen(&base, held.path(), "sleep(3600);\n");
+    let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
+    let (_, alone) = send_all(&rt, &url, &secret, events, "alone", || {});
+    stop(&mut listen);
+    drop(lines);
 
     // The Python receiver.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -227,6 +216,12 @@ fn main() {
         "listen / Python, handled events/s: {:.1}×",
         py.handled.as_secs_f64() / zs.handled.as_secs_f64()
     );
+    println!(
+        "listen receiving alone (its handler held on the first event): {:.0} acked events/s, \
+         {:.1}× Python's handled events/s",
+        events as f64 / alone.as_secs_f64(),
+        py.handled.as_secs_f64() / alone.as_secs_f64()
+    );
     println!();
     println!("CPU per event over the events/s run (µs):");
     println!("| receiver | receiver total | by thread | sender (this bench) |");
@@ -269,6 +264,68 @@ fn measure(
     tag: &str,
     receiver: u32,
 ) -> Figures {
+    let before = lines.ran();
+    let mut cpu_before = None;
+    let (start, acked) = send_all(rt, url, secret, events, tag, || {
+        cpu_before = Some((threads_cpu(receiver), own_cpu()));
+    });
+    let (receiver_before, sender_before) = cpu_before.unwrap_or_default();
+    let handled = lines.wait_ran(before + events) - start;
+    let cpu = Cpu::between(
+        &receiver_before,
+        &threads_cpu(receiver),
+        own_cpu() - sender_before,
+        events,
+    );
+
+    // Latency: one status change at a time, through the sandbox's own delivery.
+    let http = reqwest::Client::new();
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let id = rt
+            .block_on(client.create_invitation(&CreateInvitation {
+                client_name: Some(format!("Latency {tag}{i}")),
+                ..Default::default()
+            }))
+            .expect("invitation")
+            .id;
+        let needle = format!("ran:{id}");
+        let t0 = Instant::now();
+        let resp = rt
+            .block_on(
+                http.post(format!("{base}/_sandbox/invitations/{id}/complete"))
+                    .bearer_auth(KEY)
+                    .send(),
+            )
+            .expect("complete");
+        assert!(resp.status().is_success());
+        let at = lines.wait(&needle, |seen| {
+            seen.iter()
+                .rev()
+                .find(|(_, l)| l.ends_with(&needle))
+                .map(|(at, _)| *at)
+        });
+        latencies.push(at - t0);
+    }
+    Figures {
+        acked,
+        cpu,
+        handled,
+        latencies,
+    }
+}
+
+/// Sends `events` distinct signed deliveries to `url` over CONCURRENCY connections and
+/// returns when the clock started (`at_start` runs just before) and how long until every
+/// one was answered 2xx.
+fn send_all(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    secret: &str,
+    events: usize,
+    tag: &str,
+    at_start: impl FnOnce(),
+) -> (Instant, Duration) {
     // Throughput: distinct events, built and signed before the clock starts — the sender
     // is Zavu's servers, not the receiver's machine, so what it spends per delivery stays
     // out of the receiver's figures as far as one machine allows. A delivery sent again
@@ -293,8 +350,7 @@ fn measure(
             (bytes::Bytes::from(body), signature)
         })
         .collect();
-    let before = lines.ran();
-    let (receiver_before, sender_before) = (threads_cpu(receiver), own_cpu());
+    at_start();
     let start = Instant::now();
     // Each delivery is sent as the sandbox sends it: re-signed and sent again (up to
     // ATTEMPTS times) after a non-2xx answer, a broken connection or no answer within
@@ -348,49 +404,42 @@ fn measure(
         lost, 0,
         "{lost} deliveries were not acknowledged in {ATTEMPTS} attempts"
     );
-    let handled = lines.wait_ran(before + events) - start;
-    let cpu = Cpu::between(
-        &receiver_before,
-        &threads_cpu(receiver),
-        own_cpu() - sender_before,
-        events,
-    );
+    (start, acked)
+}
 
-    // Latency: one status change at a time, through the sandbox's own delivery.
-    let http = reqwest::Client::new();
-    let mut latencies = Vec::with_capacity(samples);
-    for i in 0..samples {
-        let id = rt
-            .block_on(client.create_invitation(&CreateInvitation {
-                client_name: Some(format!("Latency {tag}{i}")),
-                ..Default::default()
-            }))
-            .expect("invitation")
-            .id;
-        let needle = format!("ran:{id}");
-        let t0 = Instant::now();
-        let resp = rt
-            .block_on(
-                http.post(format!("{base}/_sandbox/invitations/{id}/complete"))
-                    .bearer_auth(KEY)
-                    .send(),
-            )
-            .expect("complete");
-        assert!(resp.status().is_success());
-        let at = lines.wait(&needle, |seen| {
-            seen.iter()
-                .rev()
-                .find(|(_, l)| l.ends_with(&needle))
-                .map(|(at, _)| *at)
+/// Starts `zavu-script listen` on `handler` (Rhai source) with its state in `dir`,
+/// registering itself with the sandbox at `base`; the process, its log lines, and the URL
+/// it receives on once it has started.
+fn start_listen(base: &str, dir: &std::path::Path, handler: &str) -> (Child, Lines, String) {
+    let script = dir.join("handler.rhai");
+    std::fs::write(&script, handler).expect("handler written");
+    // `LISTEN_BIN` runs another build of the same binary (one with symbols, to profile).
+    let bin =
+        std::env::var("LISTEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_zavu-script").into());
+    let mut listen = Command::new(bin)
+        .env("ZAVUDEV_API_KEY", KEY)
+        .env("ZAVUDEV_BASE_URL", base)
+        .env("ZAVU_SCRIPT_STATE_DIR", dir.join("state"))
+        .arg("listen")
+        .arg(&script)
+        .args(["--port", "0", "--register", "self"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zavu-script listen starts");
+    let lines = Lines::default();
+    lines.follow(listen.stderr.take().expect("listen's stderr"));
+    let url = lines.wait("listen to start", |seen| {
+        let started = seen.iter().any(|(_, l)| l.contains("first start: "));
+        let url = seen.iter().find_map(|(_, l)| {
+            l.split("receiving deliveries on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
         });
-        latencies.push(at - t0);
-    }
-    Figures {
-        acked,
-        cpu,
-        handled,
-        latencies,
-    }
+        url.filter(|_| started)
+    });
+    (listen, lines, url)
 }
 
 /// CPU time (user + system) of each of a process's threads, by thread name, from
