@@ -315,6 +315,80 @@ async fn an_idle_replica_is_woken_by_an_event_another_one_recorded() {
     assert_eq!(busy.count("> ran evt_next"), 0);
 }
 
+/// A replica whose wake-up connection is cut (a restarted server, a proxy's idle timeout,
+/// an administrator's `pg_terminate_backend`) opens it again and is woken through the new
+/// one: with the periodic look ten minutes apart, the idle replica still handles events
+/// delivered only to a replica busy in a slow handler, after the cut as before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_whose_wake_up_connection_was_cut_listens_again() {
+    let url = pg::database().await;
+    let sb = TestSandbox::start().await;
+    let (_dir, handler) = script(HANDLER);
+    let slow_looks = ["--look-every", "10m"];
+    let mut first = replica_with(&sb, &url, &handler, &slow_looks);
+    let mut second = replica_with(&sb, &url, &handler, &slow_looks);
+    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
+    post(&sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
+    eventually("a replica to be inside the slow handler", async || {
+        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
+    })
+    .await;
+    let (busy, idle, to_busy) = if first.count("> slow evt_slow") > 0 {
+        (&first, &second, &to_first)
+    } else {
+        (&second, &first, &to_second)
+    };
+
+    // The wake-up connections are the ones listening: their last statement was LISTEN.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    const LISTENING: &str = "SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN %' AND state = 'idle'";
+    let listening = async || -> Vec<i32> {
+        let rows = client
+            .query(LISTENING, &[])
+            .await
+            .expect("pg_stat_activity");
+        let mut pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+        pids.sort();
+        pids
+    };
+    let before = eventually("both replicas listening", async || {
+        Some(listening().await).filter(|p| p.len() == 2)
+    })
+    .await;
+    let cut = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE pid = ANY($1)",
+            &[&before],
+        )
+        .await
+        .expect("pg_terminate_backend")
+        .get::<_, i64>(0);
+    assert_eq!(cut, 2, "both wake-up connections cut");
+    eventually(
+        "both replicas listening again, on new connections",
+        async || {
+            Some(listening().await)
+                .filter(|p| p.len() == 2 && p.iter().all(|p| !before.contains(p)))
+        },
+    )
+    .await;
+
+    // Each sent only to the busy replica: only a notification can tell the idle one.
+    for (id, invitation, at_ms) in [("evt_cut_a", "inv_a", 2_000), ("evt_cut_b", "inv_b", 3_000)] {
+        post(&sb, to_busy, &delivery(id, invitation, at_ms)).await;
+        eventually(&format!("the idle replica to handle {id}"), async || {
+            (idle.count(&format!("> done {id}")) == 1).then_some(())
+        })
+        .await;
+        assert_eq!(busy.count(&format!("> ran {id}")), 0);
+    }
+}
+
 /// A replica whose claim passed to another while its handler ran — as once its lease ran
 /// out; here the claim is handed over in the database, as another replica's claim would
 /// take it — finishes the run, but its outcome is refused: the event stays the newer
