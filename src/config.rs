@@ -139,6 +139,8 @@ pub struct ListenSettings {
     pub lease_ttl: Duration,
     /// With nothing due and no wake-up, how long before the handler looks again.
     pub look_every: Duration,
+    /// Handler workers: how many events (of different invitations) run at once.
+    pub concurrency: u32,
     pub limits: Limits,
 }
 
@@ -220,6 +222,7 @@ impl Invocation {
                 shutdown_grace: a.shutdown_grace,
                 lease_ttl: a.lease_ttl,
                 look_every: a.look_every,
+                concurrency: a.concurrency,
                 limits: limits(&a.limits),
             }),
             cli::Command::Repl(a) => Command::Repl(ReplSettings {

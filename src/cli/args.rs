@@ -248,6 +248,13 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s",
           value_parser = parse_look_every)]
     pub look_every: std::time::Duration,
+    /// Run up to N handlers at once, each on a thread of its own: every invitation's events
+    /// still run one at a time and in order (an invitation belongs to one of the N), so a
+    /// slow handler holds up only the invitations that share its thread. --max-memory and
+    /// --handler-timeout apply to each.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

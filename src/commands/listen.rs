@@ -11,8 +11,9 @@ use crate::config::{Config, ListenSettings};
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, StdSink, script};
 use crate::error::Error;
+use crate::listen::bell::Bell;
 use crate::listen::catchup;
-use crate::listen::inbox::{Inbox, PgInbox, SqliteInbox, inbox_path};
+use crate::listen::inbox::{Inbox, PgInbox, Shard, SqliteInbox, inbox_path};
 use crate::listen::receiver::{AliveWhileHeld, Receiver, router};
 use crate::listen::recorder::Recorder;
 use crate::listen::watchdog::Watchdog;
@@ -115,49 +116,60 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         Some((listener, addr, secret))
     };
 
-    // The handler's thread.
-    let (wake, woken) = std::sync::mpsc::channel();
+    // The handler's workers: one thread each, with its own engine, watchdog and part of
+    // the inbox.
+    let bell = Arc::new(Bell::default());
     let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
-    let watchdog = Watchdog::start(runtime.handle(), settings.handler_timeout, shutdown.clone());
+    // Events another replica records wake this one's workers at once.
     if let Inbox::Postgres(pg) = &*inbox.lock().unwrap_or_else(|p| p.into_inner()) {
-        watchdog.watch_lease(pg.heartbeat(), settings.lease_ttl);
-        // Events another replica records wake this one's handler at once.
-        pg.wake_on_new_events(wake.clone());
+        pg.wake_on_new_events(bell.clone());
     }
-    let env = WorkerEnv {
-        handle: runtime.handle().clone(),
-        api: session.api.clone(),
-        limits: settings.limits,
-        state_dir: state_dir.clone(),
-        shared_state: config.state.postgres(),
-        log: log.clone(),
-        handler: ast,
-        handler_name: handler_label(&settings.handler),
-        inbox: inbox.clone(),
-        max_attempts: settings.max_attempts,
-        metrics: metrics.clone(),
-        watchdog: watchdog.clone(),
-        look_every: settings.look_every,
-    };
     let handler_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let worker = {
+    let mut watchdogs = vec![];
+    let mut workers = vec![];
+    for shard in Shard::each(settings.concurrency) {
+        let watchdog =
+            Watchdog::start(runtime.handle(), settings.handler_timeout, shutdown.clone());
+        if let Inbox::Postgres(pg) = &*inbox.lock().unwrap_or_else(|p| p.into_inner()) {
+            watchdog.watch_lease(pg.heartbeat(), settings.lease_ttl);
+        }
+        let env = WorkerEnv {
+            handle: runtime.handle().clone(),
+            api: session.api.clone(),
+            limits: settings.limits,
+            state_dir: state_dir.clone(),
+            shared_state: config.state.postgres(),
+            log: log.clone(),
+            handler: ast.clone(),
+            handler_name: handler_label(&settings.handler),
+            inbox: inbox.clone(),
+            max_attempts: settings.max_attempts,
+            metrics: metrics.clone(),
+            watchdog: watchdog.clone(),
+            look_every: settings.look_every,
+            bell: bell.clone(),
+            shard,
+        };
         let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        // Any worker ending, however it ends, makes /healthz unhealthy.
         let alive = AliveWhileHeld(handler_alive.clone());
-        std::thread::Builder::new()
+        let worker = std::thread::Builder::new()
             .name("listen-handler".into())
             .spawn(move || {
                 let _alive = alive;
-                worker::run(env, woken, stop, shutdown)
+                worker::run(env, stop, shutdown)
             })
-            .map_err(|e| Error::Usage(format!("cannot start the handler's thread: {e}")))?
-    };
+            .map_err(|e| Error::Usage(format!("cannot start a handler's thread: {e}")))?;
+        watchdogs.push(watchdog);
+        workers.push(worker);
+    }
 
     let outcome = runtime.block_on(async {
         let Some((listener, addr, secret)) = receiving else {
             let caught = catch_up(&client, &inbox, &log, true).await;
-            let _ = wake.send(());
+            bell.ring();
             caught?;
             drain(&inbox).await;
             return Ok(());
@@ -168,11 +180,11 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             recorder: Recorder::start(inbox.clone(), home.clone()).map_err(|e| {
                 Error::Usage(format!("cannot start the inbox's writer thread: {e}"))
             })?,
-            wake: Mutex::new(wake.clone()),
+            wake: bell.clone(),
             log: log.clone(),
             metrics: metrics.clone(),
             handler_alive: handler_alive.clone(),
-            watchdog: watchdog.clone(),
+            watchdogs: watchdogs.clone(),
         });
         log.info(
             "listening",
@@ -192,15 +204,15 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         // can be lost for good.
         let every = settings.catch_up_every;
         let catching_up = {
-            let (client, inbox, log, wake) =
-                (client.clone(), inbox.clone(), log.clone(), wake.clone());
+            let (client, inbox, log, bell) =
+                (client.clone(), inbox.clone(), log.clone(), bell.clone());
             tokio::spawn(async move {
                 let mut on_start = true;
                 loop {
                     if let Err(e) = catch_up(&client, &inbox, &log, on_start).await {
                         log.error("catch-up", e.to_string());
                     }
-                    let _ = wake.send(());
+                    bell.ring();
                     if every.is_zero() {
                         return;
                     }
@@ -213,7 +225,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         catching_up.abort();
         log.info(
             "stopping",
-            "no more deliveries taken; finishing the event in hand",
+            "no more deliveries taken; finishing the events in hand",
         );
         match served {
             Ok(Ok(())) => Ok(()),
@@ -222,18 +234,22 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         }
     });
 
-    // Let the handler in hand finish, within the grace period.
+    // Let the handlers in hand finish, within the grace period.
     stop.trigger("shutting down");
-    let _ = wake.send(());
+    bell.ring();
     let deadline = std::time::Instant::now() + settings.shutdown_grace;
-    while !worker.is_finished() && std::time::Instant::now() < deadline {
+    let running =
+        |workers: &[std::thread::JoinHandle<()>]| workers.iter().any(|w| !w.is_finished());
+    while running(&workers) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    if !worker.is_finished() {
+    if running(&workers) {
         log.warn("stopping", "grace period over: stopping the handler");
         shutdown.trigger("the receiver is shutting down");
     }
-    let _ = worker.join();
+    for worker in workers {
+        let _ = worker.join();
+    }
     inbox.lock().unwrap_or_else(|p| p.into_inner()).close();
     session.close(runtime);
     log.info("stopped", "stopped");

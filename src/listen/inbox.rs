@@ -9,7 +9,7 @@
 pub use super::inbox_pg::PgInbox;
 pub use super::inbox_pg_heartbeat::Heartbeat;
 pub use super::inbox_pg_record::PgWriter;
-pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, Outcome, State, stage};
+pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, Outcome, Shard, State, stage};
 pub use super::inbox_sqlite::{SqliteInbox, inbox_path};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -67,13 +67,13 @@ impl Inbox {
         }
     }
 
-    /// Up to `limit` events to handle at `now_ms`, in the order to handle them.
-    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
-        both!(self, i => i.due(now_ms, limit))
+    /// Up to `limit` of `shard`'s events to handle at `now_ms`, in the order to handle them.
+    pub fn due(&self, now_ms: i64, limit: usize, shard: Shard) -> Result<Vec<Entry>, InboxError> {
+        both!(self, i => i.due(now_ms, limit, shard))
     }
 
     pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
-        Ok(self.due(now_ms, 1)?.pop())
+        Ok(self.due(now_ms, 1, Shard::ALL)?.pop())
     }
 
     /// Marks an event running (one more attempt) before its handler starts: its attempt
@@ -125,8 +125,9 @@ impl Inbox {
         both!(self, i => i.running())
     }
 
-    pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
-        both!(self, i => i.next_retry_ms())
+    /// When the next of `shard`'s waiting retries falls due, if any.
+    pub fn next_retry_ms(&self, shard: Shard) -> Result<Option<i64>, InboxError> {
+        both!(self, i => i.next_retry_ms(shard))
     }
 
     pub fn get(&self, event_id: &str) -> Result<Option<Entry>, InboxError> {
@@ -207,7 +208,7 @@ impl Inbox {
     /// Postgres: `wake` is sent `()` whenever any replica records new events for this
     /// project (a `NOTIFY` on commit), so the handler thread looks at once. SQLite: one
     /// process records and handles, and its receiver wakes the handler itself.
-    pub fn wake_on_new_events(&self, wake: std::sync::mpsc::Sender<()>) {
+    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bell>) {
         if let Inbox::Postgres(i) = self {
             i.wake_on_new_events(wake);
         }

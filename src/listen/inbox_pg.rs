@@ -22,8 +22,8 @@
 
 use super::inbox_pg_heartbeat::{Heartbeat, renew};
 use super::inbox_pg_record::PgWriter;
-use super::inbox_pg_sql::{COLUMNS, entry, firsts, stage};
-use super::inbox_schema::{Applied, Entry, InboxError, NewEvent};
+use super::inbox_pg_sql::{COLUMNS, entry, firsts, shard_filter, stage};
+use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, Shard};
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
 use crate::state::postgres::connect::{Conn, connect_async_commit};
@@ -199,9 +199,9 @@ impl PgInbox {
         self.writer.clone()
     }
 
-    /// Wakes the handler thread through `wake` whenever any replica records new events
+    /// Rings `wake` (the handler workers' bell) whenever any replica records new events
     /// for this project, for as long as this inbox is open.
-    pub fn wake_on_new_events(&self, wake: std::sync::mpsc::Sender<()>) {
+    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bell>) {
         let task = self.handle.spawn(super::inbox_pg_wake::listen(
             self.target.clone(),
             self.scope.clone(),
@@ -233,20 +233,22 @@ impl PgInbox {
         })
     }
 
-    /// Up to `limit` events this replica may claim at `now_ms`, in the order to handle them.
-    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
+    /// Up to `limit` of `shard`'s events this replica may claim at `now_ms`, in the order to
+    /// handle them.
+    pub fn due(&self, now_ms: i64, limit: usize, shard: Shard) -> Result<Vec<Entry>, InboxError> {
         let (scope, limit) = (&self.scope, limit as i64);
+        let (of, index) = (i64::from(shard.of), i64::from(shard.index));
         let sql = format!(
             "SELECT {COLUMNS} FROM ({}) e WHERE NOT e.busy
              ORDER BY e.event_ms, {}, e.received_ms, e.event_id LIMIT $3",
-            firsts(""),
+            firsts(&format!("AND {}", shard_filter("f.invitation_id", 4, 5))),
             stage("e.current_status")
         );
         self.run(|c| async move {
             let due = self.prepared(&c, &sql).await?;
             let rows = c
                 .client
-                .query(&due, &[scope, &now_ms, &limit])
+                .query(&due, &[scope, &now_ms, &limit, &of, &index])
                 .await
                 .map_err(c.err("reading the events due"))?;
             Ok(rows.iter().map(entry).collect())
@@ -301,14 +303,17 @@ impl PgInbox {
         .map(|n| n.unwrap_or(0))
     }
 
-    /// When the next waiting retry falls due, if any is still to come. Only future ones:
-    /// an event that is due but waits behind another replica's run must not make the
-    /// worker look again at once, over and over, while that run lasts.
-    pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
+    /// When the next of `shard`'s waiting retries falls due, if any is still to come. Only
+    /// future ones: an event that is due but waits behind another replica's run must not
+    /// make the worker look again at once, over and over, while that run lasts.
+    pub fn next_retry_ms(&self, shard: Shard) -> Result<Option<i64>, InboxError> {
         self.query_opt(
-            "SELECT min(not_before_ms) FROM inbox_events
-             WHERE scope = $1 AND state = 'received' AND not_before_ms > $2",
-            &[&now_ms()],
+            &format!(
+                "SELECT min(not_before_ms) FROM inbox_events
+                 WHERE scope = $1 AND state = 'received' AND not_before_ms > $2 AND {}",
+                shard_filter("invitation_id", 3, 4)
+            ),
+            &[&now_ms(), &i64::from(shard.of), &i64::from(shard.index)],
             |r| r.get(0),
             "reading the next retry",
         )

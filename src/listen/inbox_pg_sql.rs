@@ -45,6 +45,15 @@ pub(super) fn firsts(filter: &str) -> String {
     )
 }
 
+/// Whether `column` (an invitation id) is a shard's, with the shard's size (bigint) as
+/// parameter `$of` and its index as `$index`: PostgreSQL's own text hash — only this
+/// backend's statements need to agree with each other. With one worker it is never computed.
+pub(super) fn shard_filter(column: &str, of: usize, index: usize) -> String {
+    format!(
+        "(${of}::bigint = 1 OR abs(hashtext({column})::bigint) % ${of}::bigint = ${index}::bigint)"
+    )
+}
+
 pub(super) fn entry(row: &Row) -> Entry {
     Entry {
         event_id: row.get(0),

@@ -1,26 +1,27 @@
 //! Prompt wake-ups for an idle `listen` replica: on a connection of its own it `LISTEN`s on
 //! the channel every replica's recorder notifies when it commits new events (see
-//! [`super::inbox_pg_record`]), and wakes this replica's handler thread for each
+//! [`super::inbox_pg_record`]), and rings this replica's handler workers' bell for each
 //! notification about its project — so an event recorded by another replica is looked at
 //! within milliseconds, not at the next periodic look (which stays, as the fallback for a
 //! notification lost with a connection). A lost connection is opened again after a pause,
-//! and the handler thread is woken then too, in case something was missed meanwhile. It
+//! and the bell is rung then too, in case something was missed meanwhile. It
 //! wakes; it reads and claims nothing.
 
+use super::bell::Bell;
 use super::inbox_pg_record::CHANNEL;
 use crate::state::backend::PgTarget;
 use crate::state::error::StateError;
 use crate::state::postgres::connect::connect_notified;
-use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long to wait before opening a lost listening connection again.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
-/// Listens until its task is aborted (or `wake`'s receiver is gone), sending `()` on
-/// `wake` for each notification about `scope`. A database that cannot be reached is the
-/// heartbeat's to report (`/healthz`); this only tries again.
-pub(super) async fn listen(target: PgTarget, scope: String, wake: Sender<()>) {
+/// Listens until its task is aborted, ringing `wake` for each notification about `scope`.
+/// A database that cannot be reached is the heartbeat's to report (`/healthz`); this only
+/// tries again.
+pub(super) async fn listen(target: PgTarget, scope: String, wake: Arc<Bell>) {
     let mut first = true;
     loop {
         if !first {
@@ -40,12 +41,10 @@ pub(super) async fn listen(target: PgTarget, scope: String, wake: Sender<()>) {
             continue;
         };
         // Whatever was recorded while nobody listened is found by this look.
-        if wake.send(()).is_err() {
-            return;
-        }
+        wake.ring();
         while let Some(note) = notes.recv().await {
-            if note.payload() == scope && wake.send(()).is_err() {
-                return;
+            if note.payload() == scope {
+                wake.ring();
             }
         }
         drop(conn);

@@ -79,6 +79,39 @@ pub struct Applied {
     pub event_ms: i64,
 }
 
+/// The part of the inbox one handler worker takes (`listen --concurrency N`): the
+/// invitations whose id hashes to `index` of `of`. Each invitation belongs to exactly one
+/// worker, so its events still run one at a time and in order, while different invitations'
+/// events run side by side — and a worker never waits behind another's slow handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Shard {
+    /// The whole inbox: one worker.
+    pub const ALL: Shard = Shard { index: 0, of: 1 };
+
+    /// The `of` parts, one per worker.
+    pub fn each(of: u32) -> impl Iterator<Item = Shard> {
+        let of = of.max(1);
+        (0..of).map(move |index| Shard { index, of })
+    }
+}
+
+/// Which of `of` parts an invitation's events belong to in the SQLite inbox (its
+/// `zv_shard()`): FNV-1a of its id — any stable spread will do, as long as every
+/// statement of one inbox uses the same one.
+pub fn shard_of(invitation_id: &str, of: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in invitation_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % u64::from(of.max(1))) as u32
+}
+
 /// What became of an outcome (finished, failed) reported for a claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -9,8 +9,9 @@
 //! invitation, an event older than the last one applied — or one that would apply the status
 //! already applied — is recorded and skipped. It stores and answers; it runs nothing.
 
-use super::inbox_schema::{APPLIED_HAS_ROWID, APPLIED_MIGRATION, COLUMNS, SCHEMA, STAGE, entry};
+use super::inbox_schema::{APPLIED_HAS_ROWID, APPLIED_MIGRATION, COLUMNS, SCHEMA, Shard, entry};
 pub use super::inbox_schema::{Applied, Entry, InboxError, NewEvent, State, stage};
+use super::inbox_sqlite_sql::{due_query, register_functions, shard_filter};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::Weak;
@@ -68,6 +69,7 @@ impl SqliteInbox {
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         migrate_applied(&mut conn).map_err(err)?;
+        register_functions(&conn).map_err(err)?;
         Ok(SqliteInbox {
             conn,
             path: path.to_path_buf(),
@@ -167,17 +169,20 @@ impl SqliteInbox {
 
     /// The next event to handle at `now_ms`: oldest first by its own time.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<Entry>, InboxError> {
-        Ok(self.due(now_ms, 1)?.pop())
+        Ok(self.due(now_ms, 1, Shard::ALL)?.pop())
     }
 
-    /// The next `limit` events to handle at `now_ms`, in the order to handle them: oldest
-    /// first by their own time.
-    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Entry>, InboxError> {
+    /// The next `limit` of `shard`'s events to handle at `now_ms`, in the order to handle
+    /// them: oldest first by their own time.
+    pub fn due(&self, now_ms: i64, limit: usize, shard: Shard) -> Result<Vec<Entry>, InboxError> {
         self.conn
             .prepare_cached(&due_query())
             .and_then(|mut s| {
-                s.query_map(params![self.scope, now_ms, limit as i64], entry)?
-                    .collect()
+                s.query_map(
+                    params![self.scope, now_ms, limit as i64, shard.of, shard.index],
+                    entry,
+                )?
+                .collect()
             })
             .map_err(|x| self.err(x))
     }
@@ -193,14 +198,15 @@ impl SqliteInbox {
             .map_err(|x| self.err(x))
     }
 
-    /// When the next waiting retry falls due, if any.
-    pub fn next_retry_ms(&self) -> Result<Option<i64>, InboxError> {
+    /// When the next of `shard`'s waiting retries falls due, if any.
+    pub fn next_retry_ms(&self, shard: Shard) -> Result<Option<i64>, InboxError> {
         self.conn
-            .query_row(
-                "SELECT MIN(not_before_ms) FROM events WHERE scope = ?1 AND state = 'received'",
-                params![self.scope],
-                |r| r.get(0),
-            )
+            .prepare_cached(&format!(
+                "SELECT MIN(not_before_ms) FROM events WHERE scope = ?1 AND state = 'received'
+                 AND {}",
+                shard_filter(2, 3)
+            ))
+            .and_then(|mut s| s.query_row(params![self.scope, shard.of, shard.index], |r| r.get(0)))
             .map_err(|x| self.err(x))
     }
 
@@ -430,13 +436,6 @@ impl SqliteInbox {
 }
 
 /// The events to handle next, in order: read off the `events_due_in_order` index.
-fn due_query() -> String {
-    format!(
-        "SELECT {COLUMNS} FROM events WHERE scope = ?1 AND state = 'received'
-         AND not_before_ms <= ?2 ORDER BY event_ms, {STAGE}, received_ms LIMIT ?3"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,7 +448,7 @@ mod tests {
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", due_query()))
             .unwrap()
-            .query_map(params!["t fp", 0, 64], |r| r.get::<_, String>(3))
+            .query_map(params!["t fp", 0, 64, 1, 0], |r| r.get::<_, String>(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -466,7 +465,7 @@ mod tests {
             inbox.record(&event(id, "i", status, 5)).unwrap();
         }
         let order: Vec<String> = inbox
-            .due(i64::MAX, 64)
+            .due(i64::MAX, 64, Shard::ALL)
             .unwrap()
             .into_iter()
             .map(|e| e.event_id)
@@ -545,7 +544,7 @@ mod tests {
         assert!(inbox.record(&event("e1", "a", "in_progress", 10)).unwrap());
         assert!(inbox.record(&event("e2", "a", "completed", 20)).unwrap());
         assert!(inbox.record(&event("e3", "a", "completed", 30)).unwrap());
-        let due = inbox.due(i64::MAX, 10).unwrap();
+        let due = inbox.due(i64::MAX, 10, Shard::ALL).unwrap();
         let ids: Vec<&str> = due.iter().map(|e| e.event_id.as_str()).collect();
         assert_eq!(ids, ["e1", "e2", "e3"], "in the order to handle them");
         let (first, next, last) = (&due[0], &due[1], &due[2]);

@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Deliveries are small; anything past this is not one.
 const MAX_BODY: usize = 1 << 20;
@@ -29,13 +29,14 @@ pub struct Receiver {
     pub tolerance_seconds: i64,
     /// Records deliveries in the inbox, those arriving together in one commit.
     pub recorder: Recorder,
-    pub wake: Mutex<super::worker::Wake>,
+    /// Rung for each new event: the handler workers look.
+    pub wake: Arc<super::bell::Bell>,
     pub log: Arc<Log>,
     pub metrics: Arc<ListenMetrics>,
-    /// Cleared when the handler's thread ends, however it ends.
+    /// Cleared when a handler worker's thread ends, however it ends.
     pub handler_alive: Arc<AtomicBool>,
-    /// Knows whether the handler's current run has stalled.
-    pub watchdog: Arc<super::watchdog::Watchdog>,
+    /// One per handler worker: each knows whether its current run has stalled.
+    pub watchdogs: Vec<Arc<super::watchdog::Watchdog>>,
 }
 
 impl Receiver {
@@ -50,9 +51,7 @@ impl Receiver {
                 "the handler's thread has stopped: recorded events are not being handled".into(),
             );
         }
-        if let Some(why) = self.watchdog.stalled() {
-            problems.push(why);
-        }
+        problems.extend(self.watchdogs.iter().filter_map(|w| w.stalled()));
         if problems.is_empty() {
             return (true, json!({ "ok": true }));
         }
@@ -146,7 +145,7 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
     match recorded {
         Ok(fresh) => {
             if fresh {
-                let _ = r.wake.lock().unwrap_or_else(|p| p.into_inner()).send(());
+                r.wake.ring();
             } else {
                 r.metrics.event("duplicate");
                 r.log.info(

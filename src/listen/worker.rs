@@ -1,5 +1,8 @@
-//! The handler's thread: takes the inbox's events one at a time, oldest first, and runs the
-//! handler script with `event` in scope — once per event id. Before a run, per invitation:
+//! A handler worker's thread: takes its part of the inbox's events one at a time, oldest
+//! first, and runs the handler script with `event` in scope — once per event id. With
+//! `--concurrency N` there are N workers, each with its own engine, watchdog and part
+//! (a [`Shard`]: the invitations whose id hashes to it), so an invitation's events run on
+//! one worker, in order, while other invitations' run beside them. Before a run, per invitation:
 //! an event older than the last one applied, or one whose status is already applied, is
 //! recorded as skipped. A failing handler is retried with backoff up to `max_attempts`,
 //! then kept as failed and reported — never dropped. On shutdown the event in hand is
@@ -14,7 +17,8 @@
 //! Scripts run here, on a plain thread (the engine blocks on the runtime through the
 //! bridge); the thread's memory budget bounds what handlers hold.
 
-use super::inbox::{Applied, Entry, Inbox, InboxError, Outcome, stage};
+use super::bell::Bell;
+use super::inbox::{Applied, Entry, Inbox, InboxError, Outcome, Shard, stage};
 use crate::client::ClientOptions;
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, Limits, LogLevel, Sink};
@@ -25,7 +29,6 @@ use crate::stop::Stop;
 use rhai::{AST, Dynamic, Map, Scope};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
@@ -65,10 +68,11 @@ pub struct WorkerEnv {
     /// With nothing due and no wake-up, look again after this long (`--look-every`): the
     /// fallback for a wake-up that never came.
     pub look_every: Duration,
+    /// Rung when there may be something new to look at; shared by every worker.
+    pub bell: Arc<Bell>,
+    /// This worker's part of the inbox.
+    pub shard: Shard,
 }
-
-/// Tells the worker to look again (an event was recorded).
-pub type Wake = std::sync::mpsc::Sender<()>;
 
 /// Backoff before attempt `n + 1`: 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn retry_delay(attempts: i64) -> Duration {
@@ -97,7 +101,7 @@ impl Sink for HandlerSink {
 
 /// Runs until `stop` is set and the event in hand is finished; `shutdown` stops a handler
 /// that outlives the grace period.
-pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<Stop>) {
+pub fn run(env: WorkerEnv, stop: Arc<Stop>, shutdown: Arc<Stop>) {
     let inbox = Db(&env.inbox);
     let budget = match Budget::arm_if(env.limits.max_memory) {
         Ok(b) => b,
@@ -135,32 +139,28 @@ pub fn run(env: WorkerEnv, wake: Receiver<()>, stop: Arc<Stop>, shutdown: Arc<St
                 if stop.is_set() {
                     break;
                 }
+                // Noted before the look: whatever rings from here on wakes the wait below.
+                let rung = env.bell.rung();
                 let now = chrono::Utc::now().timestamp_millis();
                 if due.is_empty() {
-                    match inbox.get().due(now, DUE_AT_ONCE) {
+                    match inbox.get().due(now, DUE_AT_ONCE, env.shard) {
                         Ok(found) => due.extend(found),
                         Err(e) => env.log.error("inbox", e.to_string()),
                     }
                 }
                 let Some(entry) = due.pop_front() else {
-                    // Nothing due: sleep until woken, a retry falls due, or it is time for
-                    // the periodic look.
+                    // Nothing due: sleep until the bell rings, a retry falls due, or it is
+                    // time for the periodic look.
                     let every = env.look_every;
                     let wait = inbox
                         .get()
-                        .next_retry_ms()
+                        .next_retry_ms(env.shard)
                         .ok()
                         .flatten()
                         .map(|at| Duration::from_millis((at - now).max(0) as u64).min(every))
                         .unwrap_or(every);
-                    match wake.recv_timeout(wait) {
-                        // One look answers every wake-up sent so far.
-                        Ok(()) | Err(RecvTimeoutError::Timeout) => {
-                            while wake.try_recv().is_ok() {}
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                    env.bell.wait(rung, wait);
+                    continue;
                 };
                 match begin(&env, &inbox, &entry) {
                     Some(attempt) => (entry, attempt),

@@ -168,15 +168,27 @@ async fn signed_deliveries_are_handled_and_bad_ones_refused_with_401() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicated_and_reordered_deliveries_run_each_event_once_in_order() {
+    once_in_order_under_delivery_faults(&[]).await;
+}
+
+/// The same with four handler workers: invitations' events run side by side, still once
+/// each and, per invitation, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_four_workers_each_event_still_runs_once_and_in_order() {
+    once_in_order_under_delivery_faults(&["--concurrency", "4"]).await;
+}
+
+async fn once_in_order_under_delivery_faults(flags: &[&str]) {
     let sb = TestSandbox::start().await;
     let state = tempfile::tempdir().unwrap();
     let (_dir, handler) = script(RECORDER);
-    let mut l = listen(&sb, state.path(), &handler);
+    let mut l = listen_with(&sb, state.path(), &handler, flags);
     ready(&mut l).await;
     sb.faults(json!({"webhookDuplicateRate": 1.0, "webhookReorderMs": 200}))
         .await;
     let mut invitations = vec![];
-    for i in 0..5 {
+    let clients = if flags.is_empty() { 5 } else { 12 };
+    for i in 0..clients {
         let id = invite(&sb, &format!("Client{i}")).await;
         sb.control(&format!("invitations/{id}/start"), json!({}))
             .await;
@@ -189,18 +201,18 @@ async fn duplicated_and_reordered_deliveries_run_each_event_once_in_order() {
         .iter()
         .filter_map(|d| d["eventId"].as_str())
         .collect();
-    assert_eq!(events.len(), 10, "a start and a completion each");
+    assert_eq!(events.len(), 2 * clients, "a start and a completion each");
     assert!(attempts.iter().any(|d| d["fault"] == "reordered"));
     assert!(attempts.len() >= 20, "each event delivered twice");
 
     // Every event is settled: run, or skipped as older than what ran.
     eventually("every event run or skipped", async || {
-        (runs(&l).len() + l.count("skipped, ") == 10).then_some(())
+        (runs(&l).len() + l.count("skipped, ") == 2 * clients).then_some(())
     })
     .await;
     // Each repeat is logged before it is answered, but the log is read on its own thread:
     // the last of those lines can still be on its way when the last run's line is in.
-    l.wait_for("delivered again", 10).await;
+    l.wait_for("delivered again", 2 * clients).await;
     let ran = runs(&l);
     let mut seen = HashMap::new();
     for r in &ran {
@@ -468,4 +480,45 @@ async fn a_handler_past_its_timeout_is_stopped_and_the_next_event_runs() {
         "the hung run printed nothing: {:#?}",
         l.log()
     );
+}
+
+/// With `--concurrency`, a handler stuck on one invitation holds up only the invitations
+/// that share its worker: the others' events run meanwhile. (With one worker they would
+/// all wait behind it — as `a_handler_past_its_timeout_is_stopped_and_the_next_event_runs`
+/// shows, until the timeout.)
+#[tokio::test(flavor = "multi_thread")]
+async fn with_workers_a_stuck_handler_does_not_hold_up_other_invitations() {
+    const STUCK_ON_SLOW: &str = r#"
+if event.data.clientName == "Slow" {
+    print(`stuck ${event.data.invitationId}`);
+    sleep(600);
+}
+print(`handled ${event.data.invitationId}`);
+"#;
+    let sb = TestSandbox::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_dir, handler) = script(STUCK_ON_SLOW);
+    let mut l = listen_with(&sb, state.path(), &handler, &["--concurrency", "4"]);
+    ready(&mut l).await;
+    let slow = invite(&sb, "Slow").await;
+    sb.complete(&slow).await;
+    l.wait_for(&format!("> stuck {slow}"), 1).await;
+    // Twelve more: the chance that all share the stuck worker is (1/4)^12.
+    let mut others = vec![];
+    for i in 0..12 {
+        let id = invite(&sb, &format!("Client{i}")).await;
+        sb.complete(&id).await;
+        others.push(id);
+    }
+    eventually(
+        "another invitation handled beside the stuck one",
+        async || {
+            others
+                .iter()
+                .any(|id| l.count(&format!("> handled {id}")) == 1)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(l.count(&format!("> handled {slow}")), 0, "still stuck");
 }

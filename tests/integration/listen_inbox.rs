@@ -10,7 +10,7 @@
 use crate::support::pg;
 use std::time::Duration;
 use zavu_script::listen::inbox::{
-    Inbox, NewEvent, Outcome, PgInbox, SqliteInbox, State, inbox_path,
+    Inbox, NewEvent, Outcome, PgInbox, Shard, SqliteInbox, State, inbox_path,
 };
 use zavu_script::state::backend::PgTarget;
 
@@ -85,7 +85,7 @@ async fn events_are_handled_oldest_first_a_start_before_a_completion() {
         inbox.record(&event("s", "x", "in_progress", 30)).unwrap();
         inbox.record(&event("b", "y", "completed", 20)).unwrap();
         inbox.record(&event("a", "z", "completed", 10)).unwrap();
-        let due = inbox.due(i64::MAX, 10).unwrap();
+        let due = inbox.due(i64::MAX, 10, Shard::ALL).unwrap();
         // Postgres offers an invitation's next event only once the one before is done.
         let expected: &[&str] = match home {
             "sqlite" => &["a", "b", "s", "c"],
@@ -97,7 +97,10 @@ async fn events_are_handled_oldest_first_a_start_before_a_completion() {
         let (done, next) = inbox.finish_and_start(&s, 1, None, |_, _| true).unwrap();
         assert_eq!((done, next), (Outcome::Recorded, None), "{home}");
         assert_eq!(inbox.applied("x").unwrap().unwrap().status, "in_progress");
-        assert_eq!(ids(&inbox.due(i64::MAX, 10).unwrap()), ["a", "b", "c"]);
+        assert_eq!(
+            ids(&inbox.due(i64::MAX, 10, Shard::ALL).unwrap()),
+            ["a", "b", "c"]
+        );
     }
 }
 
@@ -112,20 +115,37 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
             inbox.fail("e1", 1, "boom", Some(1_000)).unwrap(),
             Outcome::Recorded
         );
-        assert!(inbox.due(999, 10).unwrap().is_empty(), "{home}: not before");
-        assert_eq!(ids(&inbox.due(1_000, 10).unwrap()), ["e1"], "{home}");
+        assert!(
+            inbox.due(999, 10, Shard::ALL).unwrap().is_empty(),
+            "{home}: not before"
+        );
+        assert_eq!(
+            ids(&inbox.due(1_000, 10, Shard::ALL).unwrap()),
+            ["e1"],
+            "{home}"
+        );
         assert_eq!(inbox.start("e1").unwrap(), Some(2), "{home}");
         inbox.fail("e1", 2, "boom again", None).unwrap();
         let kept = inbox.get("e1").unwrap().unwrap();
         assert_eq!(kept.state, State::Failed, "{home}");
         assert_eq!(kept.last_error.as_deref(), Some("boom again"), "{home}");
-        assert!(inbox.due(i64::MAX, 10).unwrap().is_empty(), "{home}");
+        assert!(
+            inbox.due(i64::MAX, 10, Shard::ALL).unwrap().is_empty(),
+            "{home}"
+        );
         assert_eq!(inbox.requeue_failed().unwrap(), 1, "{home}");
-        assert_eq!(ids(&inbox.due(i64::MAX, 10).unwrap()), ["e1"], "{home}");
+        assert_eq!(
+            ids(&inbox.due(i64::MAX, 10, Shard::ALL).unwrap()),
+            ["e1"],
+            "{home}"
+        );
         // A skipped event is kept, with why, and never offered again.
         inbox.skip("e1", "older than the last one applied").unwrap();
         assert_eq!(inbox.get("e1").unwrap().unwrap().state, State::Skipped);
-        assert!(inbox.due(i64::MAX, 10).unwrap().is_empty(), "{home}");
+        assert!(
+            inbox.due(i64::MAX, 10, Shard::ALL).unwrap().is_empty(),
+            "{home}"
+        );
         // The baseline is taken once.
         assert_eq!(inbox.baseline_ms().unwrap(), None, "{home}");
         inbox.set_baseline(5).unwrap();
@@ -137,12 +157,83 @@ async fn a_failed_attempt_waits_for_its_retry_and_a_last_one_is_kept() {
         let q = inbox.applied("q").unwrap().unwrap();
         assert_eq!((q.status.as_str(), q.event_ms), ("completed", 20), "{home}");
         // A retry still to come is when the worker looks next.
-        assert_eq!(inbox.next_retry_ms().unwrap(), None, "{home}");
+        assert_eq!(inbox.next_retry_ms(Shard::ALL).unwrap(), None, "{home}");
         inbox.record(&event("e9", "r", "completed", 10)).unwrap();
         assert_eq!(inbox.start("e9").unwrap(), Some(1), "{home}");
         let at = chrono::Utc::now().timestamp_millis() + 3_600_000;
         inbox.fail("e9", 1, "boom", Some(at)).unwrap();
-        assert_eq!(inbox.next_retry_ms().unwrap(), Some(at), "{home}");
+        assert_eq!(inbox.next_retry_ms(Shard::ALL).unwrap(), Some(at), "{home}");
+    }
+}
+
+/// `listen --concurrency 3`: each worker reads only its part. The parts split the
+/// invitations between them — every one in exactly one part (on SQLite with all its
+/// events; Postgres offers an invitation's next event only) — and a retry waiting in one
+/// part is not another's to wake up for.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_worker_reads_its_own_part_of_the_inbox_with_whole_invitations() {
+    let (homes, _dir) = both().await;
+    for (home, inbox) in homes {
+        let invitations: Vec<String> = (0..30).map(|i| format!("inv_{i}")).collect();
+        for (i, inv) in invitations.iter().enumerate() {
+            let at = 10 * i as i64;
+            inbox
+                .record(&event(&format!("{inv}_s"), inv, "in_progress", at))
+                .unwrap();
+            inbox
+                .record(&event(&format!("{inv}_c"), inv, "completed", at + 1))
+                .unwrap();
+        }
+        let parts: Vec<Vec<String>> = Shard::each(3)
+            .map(|shard| {
+                let due = inbox.due(i64::MAX, 100, shard).unwrap();
+                due.iter().map(|e| e.invitation_id.clone()).collect()
+            })
+            .collect();
+        let mut seen: Vec<&String> = parts.iter().flatten().collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            invitations.len(),
+            "{home}: every invitation in a part"
+        );
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+            assert!(
+                parts[a].iter().all(|inv| !parts[b].contains(inv)),
+                "{home}: parts {a} and {b} share an invitation"
+            );
+        }
+        assert!(parts.iter().all(|p| !p.is_empty()), "{home}: {parts:?}");
+        // The whole inbox is still one part's worth for a single worker.
+        let all = inbox.due(i64::MAX, 100, Shard::ALL).unwrap();
+        assert_eq!(
+            all.len(),
+            parts.iter().map(Vec::len).sum::<usize>(),
+            "{home}"
+        );
+
+        // A retry waits in its invitation's part only (the rest settled first).
+        let first = &invitations[0];
+        let owner = Shard::each(3)
+            .zip(&parts)
+            .find_map(|(shard, part)| part.contains(first).then_some(shard))
+            .unwrap();
+        let event_id = format!("{first}_s");
+        for e in all.iter().filter(|e| e.event_id != event_id) {
+            inbox.skip(&e.event_id, "settled").unwrap();
+        }
+        assert_eq!(inbox.start(&event_id).unwrap(), Some(1), "{home}");
+        let at = chrono::Utc::now().timestamp_millis() + 3_600_000;
+        inbox.fail(&event_id, 1, "boom", Some(at)).unwrap();
+        for shard in Shard::each(3) {
+            let expected = (shard == owner).then_some(at);
+            assert_eq!(
+                inbox.next_retry_ms(shard).unwrap(),
+                expected,
+                "{home}: {shard:?}"
+            );
+        }
     }
 }
 
@@ -162,10 +253,13 @@ async fn an_event_abandoned_mid_handler_goes_back_in_line() {
     a.record(&event("e1", "a", "completed", 10)).unwrap();
     assert_eq!(a.start("e1").unwrap(), Some(1));
     assert_eq!(b.start("e1").unwrap(), None, "claimed by a: not b's");
-    assert!(b.due(i64::MAX, 10).unwrap().is_empty(), "a's lease is live");
+    assert!(
+        b.due(i64::MAX, 10, Shard::ALL).unwrap().is_empty(),
+        "a's lease is live"
+    );
     assert_eq!(b.requeue_abandoned().unwrap(), 0, "a's lease is live");
     expire_leases(&url).await;
-    assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["e1"]);
+    assert_eq!(ids(&b.due(i64::MAX, 10, Shard::ALL).unwrap()), ["e1"]);
     assert_eq!(b.start("e1").unwrap(), Some(2), "b runs it again");
     // a, back from the dead, cannot put b's run back in line.
     assert_eq!(
@@ -219,7 +313,7 @@ async fn a_late_outcome_from_a_replica_whose_lease_ran_out_is_refused() {
     assert_eq!(b.finish(&now, 2).unwrap(), Outcome::Recorded);
     assert_eq!(b.get("e1").unwrap().unwrap().state, State::Done);
     assert_eq!(b.applied("inv").unwrap().unwrap().status, "in_progress");
-    assert_eq!(ids(&a.due(i64::MAX, 10).unwrap()), ["e2"]);
+    assert_eq!(ids(&a.due(i64::MAX, 10, Shard::ALL).unwrap()), ["e2"]);
     // The token is the claim, not only the replica: a claim of a's that ran out and was
     // taken again by a itself refuses the older attempt's outcome as well.
     assert_eq!(a.start("e2").unwrap(), Some(1));
@@ -259,10 +353,14 @@ async fn replicas_run_an_invitations_events_one_at_a_time_in_order() {
     assert_eq!(b.start("x2").unwrap(), None, "x1 comes first");
     assert_eq!(a.start("x1").unwrap(), Some(1));
     assert_eq!(b.start("x1").unwrap(), None, "one claim per event");
-    assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["y1"], "x is busy on a");
+    assert_eq!(
+        ids(&b.due(i64::MAX, 10, Shard::ALL).unwrap()),
+        ["y1"],
+        "x is busy on a"
+    );
     assert_eq!(b.start("x2").unwrap(), None, "never two of x at once");
     // x2 is due but waits for a's run: no retry time that would make b look again at once.
-    assert_eq!(b.next_retry_ms().unwrap(), None);
+    assert_eq!(b.next_retry_ms(Shard::ALL).unwrap(), None);
     assert_eq!(
         b.start("y1").unwrap(),
         Some(1),
@@ -271,7 +369,7 @@ async fn replicas_run_an_invitations_events_one_at_a_time_in_order() {
     assert_eq!(a.running().unwrap(), 2);
     let x1 = a.get("x1").unwrap().unwrap();
     assert_eq!(a.finish(&x1, 1).unwrap(), Outcome::Recorded);
-    assert_eq!(ids(&b.due(i64::MAX, 10).unwrap()), ["x2"]);
+    assert_eq!(ids(&b.due(i64::MAX, 10, Shard::ALL).unwrap()), ["x2"]);
     assert_eq!(b.start("x2").unwrap(), Some(1));
     // A status applied since a replica looked is not started: the late look skips it.
     a.record(&event("x0", "x", "in_progress", 5)).unwrap();

@@ -113,11 +113,26 @@ async fn inbox(url: &str) -> BTreeMap<String, (String, i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_replicas_share_one_inbox_and_run_each_event_once() {
+    replicas_run_each_event_once(&[]).await;
+}
+
+/// The same with three handler workers in each replica: nine claiming side by side.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_of_three_workers_each_run_each_event_once() {
+    replicas_run_each_event_once(&["--concurrency", "3"]).await;
+}
+
+async fn replicas_run_each_event_once(flags: &[&str]) {
     let url = pg::database().await;
     let sb = TestSandbox::start().await;
     let (_dir, handler) = script(HANDLER);
+    let args: Vec<&str> = ["--lease-ttl", "30s"]
+        .iter()
+        .chain(flags)
+        .copied()
+        .collect();
     let mut replicas: Vec<Running> = (0..3)
-        .map(|_| replica(&sb, &url, &handler, "30s"))
+        .map(|_| replica_with(&sb, &url, &handler, &args))
         .collect();
     let mut urls = vec![];
     for r in replicas.iter_mut() {
