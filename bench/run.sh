@@ -2,12 +2,12 @@
 # Benchmarks, run by hand (not tests). Each section starts from a fresh sandbox state and
 # prints its figures; run everything with `bench/run.sh`, or one section by name:
 #
-#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|listen-drain|report|journal-pg|listen-pg]...
+#   bench/run.sh [client|capacity|one-call|bulk|e2e|ratelimit|dry-run-1m|push|memory|listen|listen-drain|listen-workers|report|journal-pg|listen-pg]...
 #
 # `cron` replicas sharing one PostgreSQL (lease failover, connections) have their own:
-# bench/replicas.sh. Not in the default list: `listen-drain`, and `journal-pg` and
-# `listen-pg`, which start their own throwaway PostgreSQL cluster (Debian's postgresql:
-# initdb + pg_ctl under a temp dir).
+# bench/replicas.sh. Not in the default list: `listen-drain` and `listen-workers`, and
+# `journal-pg` and `listen-pg`, which start their own throwaway PostgreSQL cluster
+# (Debian's postgresql: initdb + pg_ctl under a temp dir).
 #
 # Needs: a Rust toolchain, python3 (the official SDK is installed into a throwaway venv),
 # and wrk, hyperfine and GNU time (`apt-get install -y wrk hyperfine time`); `report`
@@ -89,6 +89,50 @@ PY
 wall() {
   /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/last.out" 2>"$work/last.err"
   cat "$work/time"
+}
+
+# `listen` on a backlog: EVENTS events put straight into a SQLite inbox (a receiver that
+# was down), nothing arriving; prints the handler's pace, first to last `ran:` line.
+# drain_backlog NAME HANDLER.rhai EVENTS apart|same [LISTEN FLAGS...]
+drain_backlog() {
+  local name=$1 handler=$2 events=$3 stamps=$4; shift 4
+  reset
+  local state="$work/drain-$name" pid
+  # A first start makes the inbox and takes the project as it is.
+  "$zs" --state-dir "$state" listen "$handler" --port 0 --register self 2>"$work/drain-$name-1.err" &
+  pid=$!
+  for _ in $(seq 1 200); do grep -q 'first start' "$work/drain-$name-1.err" 2>/dev/null && break; sleep 0.05; done
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  # Deliveries as the receiver records them: stamped ~8 a millisecond apart, as a
+  # burst of status changes is, or all in one millisecond.
+  python3 - "$state" "$events" "$stamps" <<'PY'
+import glob, json, sqlite3, sys, time
+state, n, stamps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+db = sqlite3.connect(glob.glob(f"{state}/**/inbox*.sqlite3", recursive=True)[0])
+scope = db.execute("SELECT scope FROM marks").fetchone()[0]
+now = int(time.time() * 1000)
+rows = []
+for i in range(n):
+    at = now + (i // 8 if stamps == "apart" else 0)
+    body = json.dumps({"id": f"evt_{now}_d{i}", "type": "invitation.status_changed", "timestamp": at,
+                       "projectId": "prj_bench", "data": {"invitationId": f"inv_d{i}", "clientName": "Bench",
+                       "previousStatus": "pending", "currentStatus": "completed"}})
+    rows.append((scope, f"evt_{now}_d{i}", f"inv_d{i}", "pending", "completed", at, now, body))
+db.executemany("INSERT INTO events (scope, event_id, invitation_id, previous_status, current_status,"
+               " event_ms, received_ms, body, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received')", rows)
+db.commit()
+PY
+  "$zs" --state-dir "$state" listen "$handler" --port 0 --register self "$@" 2>"$work/drain-$name-2.err" &
+  pid=$!
+  while [ "$(grep -c 'ran:' "$work/drain-$name-2.err" 2>/dev/null)" -lt "$events" ]; do sleep 0.1; done
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  python3 - "$work/drain-$name-2.err" "$events" "$name" <<'PY'
+import datetime, sys
+path, n, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+at = [datetime.datetime.fromisoformat(l[:24].replace("Z", "+00:00")) for l in open(path) if "ran:" in l]
+took = (at[-1] - at[0]).total_seconds()
+print(f"   {name:22}: {n} handled in {took:.2f} s = {n / took:,.0f} events/s")
+PY
 }
 
 for section in "${sections[@]}"; do
@@ -280,43 +324,16 @@ PY
     echo "== listen-drain: the handler's own pace — $events events already in the SQLite inbox (a receiver that was down), nothing arriving, trivial handler; first to last handler line"
     echo 'print("ran:" + event.data.invitationId);' >"$work/drain.rhai"
     for stamps in apart same; do
-      reset
-      state="$work/drain-$stamps"
-      # A first start makes the inbox and takes the project as it is.
-      "$zs" --state-dir "$state" listen "$work/drain.rhai" --port 0 --register self 2>"$work/drain-$stamps-1.err" &
-      pid=$!
-      for _ in $(seq 1 200); do grep -q 'first start' "$work/drain-$stamps-1.err" 2>/dev/null && break; sleep 0.05; done
-      kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-      # Deliveries as the receiver records them: stamped ~8 a millisecond apart, as a
-      # burst of status changes is, or all in one millisecond.
-      python3 - "$state" "$events" "$stamps" <<'PY'
-import glob, json, sqlite3, sys, time
-state, n, stamps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-db = sqlite3.connect(glob.glob(f"{state}/**/inbox*.sqlite3", recursive=True)[0])
-scope = db.execute("SELECT scope FROM marks").fetchone()[0]
-now = int(time.time() * 1000)
-rows = []
-for i in range(n):
-    at = now + (i // 8 if stamps == "apart" else 0)
-    body = json.dumps({"id": f"evt_{now}_d{i}", "type": "invitation.status_changed", "timestamp": at,
-                       "projectId": "prj_bench", "data": {"invitationId": f"inv_d{i}", "clientName": "Bench",
-                       "previousStatus": "pending", "currentStatus": "completed"}})
-    rows.append((scope, f"evt_{now}_d{i}", f"inv_d{i}", "pending", "completed", at, now, body))
-db.executemany("INSERT INTO events (scope, event_id, invitation_id, previous_status, current_status,"
-               " event_ms, received_ms, body, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received')", rows)
-db.commit()
-PY
-      "$zs" --state-dir "$state" listen "$work/drain.rhai" --port 0 --register self 2>"$work/drain-$stamps-2.err" &
-      pid=$!
-      while [ "$(grep -c 'ran:' "$work/drain-$stamps-2.err" 2>/dev/null)" -lt "$events" ]; do sleep 0.1; done
-      kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-      python3 - "$work/drain-$stamps-2.err" "$events" "$stamps" <<'PY'
-import datetime, sys
-path, n, stamps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-at = [datetime.datetime.fromisoformat(l[:24].replace("Z", "+00:00")) for l in open(path) if "ran:" in l]
-took = (at[-1] - at[0]).total_seconds()
-print(f"   stamped {stamps:5}: {n} handled in {took:.2f} s = {n / took:,.0f} events/s")
-PY
+      drain_backlog "stamped $stamps" "$work/drain.rhai" "$events" "$stamps"
+    done
+    echo "   load after: $(uptime | sed 's/.*load average/load average/')"
+    ;;
+  listen-workers)
+    events=${LISTEN_EVENTS:-1000}
+    echo "== listen-workers: $events events already in the SQLite inbox, a handler that waits 20 ms (as for an API call) — one worker, then --concurrency 4 and 16"
+    echo 'sleep(0.02); print("ran:" + event.data.invitationId);' >"$work/waits.rhai"
+    for n in 1 4 16; do
+      drain_backlog "--concurrency $n" "$work/waits.rhai" "$events" apart --concurrency "$n"
     done
     echo "   load after: $(uptime | sed 's/.*load average/load average/')"
     ;;

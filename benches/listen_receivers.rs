@@ -3,7 +3,8 @@
 //!
 //!     cargo bench --bench listen_receivers [-- EVENTS LATENCY_SAMPLES]
 //!
-//! For each receiver, against a sandbox in this process:
+//! For each receiver — `listen` with one handler worker (the default), `listen` with one
+//! per core (`--concurrency`), Python — against a sandbox in this process:
 //! - **events/s**: EVENTS (20,000) distinct, freshly signed deliveries posted over 32
 //!   keep-alive connections; the time until every one is answered 2xx, and until every
 //!   handler line (`ran:<invitation>`) has been written — for `listen` that is recorded in
@@ -133,32 +134,43 @@ fn main() {
         "{events} events over {CONCURRENCY} connections; {samples} latency samples; sandbox {base}"
     );
 
-    // zavu-script listen, trivial handler.
-    let state = tempfile::tempdir().expect("temp dir");
-    let (mut listen, lines, url) = start_listen(
-        &base,
-        state.path(),
-        "print(\"ran:\" + event.data.invitationId);\n",
-    );
-    let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
-    let zs = measure(
-        &rt,
-        &client,
-        &base,
-        &url,
-        &secret,
-        &lines,
-        events,
-        samples,
-        "zs",
-        listen.id(),
-    );
-    stop(&mut listen);
+    // zavu-script listen, trivial handler: one worker (the default), then one per core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut runs = vec![];
+    for workers in [1, cores] {
+        let state = tempfile::tempdir().expect("temp dir");
+        let (mut listen, lines, url) = start_listen(
+            &base,
+            state.path(),
+            "print(\"ran:\" + event.data.invitationId);\n",
+            workers,
+        );
+        let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
+        let tag = format!("zs{workers}_");
+        let figures = measure(
+            &rt,
+            &client,
+            &base,
+            &url,
+            &secret,
+            &lines,
+            events,
+            samples,
+            &tag,
+            listen.id(),
+        );
+        stop(&mut listen);
+        let name = match workers {
+            1 => "zavu-script listen".to_string(),
+            n => format!("zavu-script listen --concurrency {n}"),
+        };
+        runs.push((name, figures));
+    }
 
     // Receiving alone: listen again, its handler held in its first run for the whole
     // send, so recording and answering have the machine to themselves (with the sender).
     let held = tempfile::tempdir().expect("temp dir");
-    let (mut listen, lines, url) = start_listen(&base, held.path(), "sleep(3600);\n");
+    let (mut listen, lines, url) = start_listen(&base, held.path(), "sleep(3600);\n", 1);
     let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
     let (_, alone) = send_all(&rt, &url, &secret, events, "alone", || {});
     stop(&mut listen);
@@ -203,7 +215,10 @@ fn main() {
     println!();
     println!("| receiver | acked events/s | handled events/s | latency median | latency p99 |");
     println!("|---|---|---|---|---|");
-    for (name, f) in [("zavu-script listen", &zs), ("Python http.server", &py)] {
+    let python = ("Python http.server".to_string(), py);
+    let receivers: Vec<&(String, Figures)> = runs.iter().chain([&python]).collect();
+    let py = &python.1;
+    for (name, f) in &receivers {
         println!(
             "| {name} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |",
             events as f64 / f.acked.as_secs_f64(),
@@ -212,10 +227,12 @@ fn main() {
             ms(percentile(&f.latencies, 99)),
         );
     }
-    println!(
-        "listen / Python, handled events/s: {:.1}×",
-        py.handled.as_secs_f64() / zs.handled.as_secs_f64()
-    );
+    for (name, f) in &runs {
+        println!(
+            "{name} / Python, handled events/s: {:.1}×",
+            py.handled.as_secs_f64() / f.handled.as_secs_f64()
+        );
+    }
     println!(
         "listen receiving alone (its handler held on the first event): {:.0} acked events/s, \
          {:.1}× Python's handled events/s",
@@ -226,7 +243,7 @@ fn main() {
     println!("CPU per event over the events/s run (µs):");
     println!("| receiver | receiver total | by thread | sender (this bench) |");
     println!("|---|---|---|---|");
-    for (name, f) in [("zavu-script listen", &zs), ("Python http.server", &py)] {
+    for (name, f) in &receivers {
         let threads: Vec<String> = f
             .cpu
             .receiver
@@ -241,7 +258,6 @@ fn main() {
             f.cpu.sender
         );
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tenfold = 10.0 * events as f64 / py.handled.as_secs_f64();
     println!(
         "At 10× Python's rate ({tenfold:.0} events/s) this machine's {cores} cores give \
@@ -407,10 +423,16 @@ fn send_all(
     (start, acked)
 }
 
-/// Starts `zavu-script listen` on `handler` (Rhai source) with its state in `dir`,
+/// Starts `zavu-script listen --concurrency WORKERS` on `handler` (Rhai source) with its
+/// state in `dir`,
 /// registering itself with the sandbox at `base`; the process, its log lines, and the URL
 /// it receives on once it has started.
-fn start_listen(base: &str, dir: &std::path::Path, handler: &str) -> (Child, Lines, String) {
+fn start_listen(
+    base: &str,
+    dir: &std::path::Path,
+    handler: &str,
+    workers: usize,
+) -> (Child, Lines, String) {
     let script = dir.join("handler.rhai");
     std::fs::write(&script, handler).expect("handler written");
     // `LISTEN_BIN` runs another build of the same binary (one with symbols, to profile).
@@ -423,6 +445,7 @@ fn start_listen(base: &str, dir: &std::path::Path, handler: &str) -> (Child, Lin
         .arg("listen")
         .arg(&script)
         .args(["--port", "0", "--register", "self"])
+        .args(["--concurrency", &workers.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
