@@ -498,7 +498,12 @@ print(`handled ${event.data.invitationId}`);
     let sb = TestSandbox::start().await;
     let state = tempfile::tempdir().unwrap();
     let (_dir, handler) = script(STUCK_ON_SLOW);
-    let mut l = listen_with(&sb, state.path(), &handler, &["--concurrency", "4"]);
+    let mut l = listen_with(
+        &sb,
+        state.path(),
+        &handler,
+        &["--concurrency", "4", "--shutdown-grace", "1s"],
+    );
     ready(&mut l).await;
     let slow = invite(&sb, "Slow").await;
     sb.complete(&slow).await;
@@ -521,4 +526,8 @@ print(`handled ${event.data.invitationId}`);
     )
     .await;
     assert_eq!(l.count(&format!("> handled {slow}")), 0, "still stuck");
+    // SIGTERM: the stuck run outlives the grace period and is stopped; the process ends.
+    l.signal("TERM");
+    assert_eq!(l.exit_code().await, 0, "{:#?}", l.log());
+    assert_eq!(l.count("grace period over"), 1, "{:#?}", l.log());
 }
