@@ -134,6 +134,13 @@ fn main() {
         "{events} events over {CONCURRENCY} connections; {samples} latency samples; sandbox {base}"
     );
 
+    let bench = Bench {
+        rt: &rt,
+        client: &client,
+        base: &base,
+        events,
+        samples,
+    };
     // zavu-script listen, trivial handler: one worker (the default), then one per core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut runs = vec![];
@@ -147,18 +154,7 @@ fn main() {
         );
         let secret = rt.block_on(client.get_webhook()).expect("webhook").secret;
         let tag = format!("zs{workers}_");
-        let figures = measure(
-            &rt,
-            &client,
-            &base,
-            &url,
-            &secret,
-            &lines,
-            events,
-            samples,
-            &tag,
-            listen.id(),
-        );
+        let figures = measure(&bench, &url, &secret, &lines, &tag, listen.id());
         stop(&mut listen);
         let name = match workers {
             1 => "zavu-script listen".to_string(),
@@ -198,18 +194,7 @@ fn main() {
     lines.wait("the Python receiver to start", |seen| {
         seen.iter().any(|(_, l)| l == "ready").then_some(())
     });
-    let py = measure(
-        &rt,
-        &client,
-        &base,
-        &url,
-        &secret,
-        &lines,
-        events,
-        samples,
-        "py",
-        python.id(),
-    );
+    let py = measure(&bench, &url, &secret, &lines, "py", python.id());
     stop(&mut python);
 
     println!();
@@ -267,19 +252,32 @@ fn main() {
     drop(sandbox);
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every receiver is measured with: the runtime, the sandbox (and a client of it),
+/// how many deliveries to send and how many latency samples to take.
+struct Bench<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a ApiClient,
+    base: &'a str,
+    events: usize,
+    samples: usize,
+}
+
+/// A receiver at `url` (its secret, its output, its process id `receiver`), measured.
 fn measure(
-    rt: &tokio::runtime::Runtime,
-    client: &ApiClient,
-    base: &str,
+    bench: &Bench<'_>,
     url: &str,
     secret: &str,
     lines: &Lines,
-    events: usize,
-    samples: usize,
     tag: &str,
     receiver: u32,
 ) -> Figures {
+    let Bench {
+        rt,
+        client,
+        base,
+        events,
+        samples,
+    } = *bench;
     let before = lines.ran();
     let mut cpu_before = None;
     let (start, acked) = send_all(rt, url, secret, events, tag, || {

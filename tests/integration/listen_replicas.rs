@@ -297,6 +297,31 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
     assert_eq!(b.exit_code().await, 0, "{}", b.log().join("\n"));
 }
 
+/// Two replicas that look at the inbox only every ten minutes, one of them inside the slow
+/// handler: (the busy one, the idle one, the busy one's delivery URL). The slow event
+/// reaches the first replica only; whichever replica runs it — the other can only have
+/// heard of it by a notification — is busy from then on.
+async fn one_busy_one_idle(
+    sb: &TestSandbox,
+    url: &str,
+    handler: &std::path::Path,
+) -> (Running, Running, String) {
+    let slow_looks = ["--look-every", "10m"];
+    let mut first = replica_with(sb, url, handler, &slow_looks);
+    let mut second = replica_with(sb, url, handler, &slow_looks);
+    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
+    post(sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
+    eventually("a replica to be inside the slow handler", async || {
+        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
+    })
+    .await;
+    if first.count("> slow evt_slow") > 0 {
+        (first, second, to_first)
+    } else {
+        (second, first, to_second)
+    }
+}
+
 /// A replica that was sent nothing is woken when another records an event: with the
 /// periodic look ten minutes apart, the idle replica still handles, at once, an event
 /// delivered only to a replica busy in a slow handler.
@@ -305,24 +330,9 @@ async fn an_idle_replica_is_woken_by_an_event_another_one_recorded() {
     let url = pg::database().await;
     let sb = TestSandbox::start().await;
     let (_dir, handler) = script(HANDLER);
-    let slow_looks = ["--look-every", "10m"];
-    let mut first = replica_with(&sb, &url, &handler, &slow_looks);
-    let mut second = replica_with(&sb, &url, &handler, &slow_looks);
-    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
-    // The slow event reaches the first replica only: whichever replica runs it — the
-    // other can only have heard of it by a notification — is busy from then on.
-    post(&sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
-    eventually("a replica to be inside the slow handler", async || {
-        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
-    })
-    .await;
-    let (busy, idle, to_busy) = if first.count("> slow evt_slow") > 0 {
-        (&first, &second, &to_first)
-    } else {
-        (&second, &first, &to_second)
-    };
+    let (busy, idle, to_busy) = one_busy_one_idle(&sb, &url, &handler).await;
     // Sent only to the busy one, handled by the idle one, long before its next look.
-    post(&sb, to_busy, &delivery("evt_next", "inv_next", 2_000)).await;
+    post(&sb, &to_busy, &delivery("evt_next", "inv_next", 2_000)).await;
     eventually("the idle replica to handle evt_next", async || {
         (idle.count("> done evt_next") == 1).then_some(())
     })
@@ -339,20 +349,7 @@ async fn a_replica_whose_wake_up_connection_was_cut_listens_again() {
     let url = pg::database().await;
     let sb = TestSandbox::start().await;
     let (_dir, handler) = script(HANDLER);
-    let slow_looks = ["--look-every", "10m"];
-    let mut first = replica_with(&sb, &url, &handler, &slow_looks);
-    let mut second = replica_with(&sb, &url, &handler, &slow_looks);
-    let (to_first, to_second) = (ready(&mut first).await, ready(&mut second).await);
-    post(&sb, &to_first, &delivery("evt_slow", "inv_slow", 1_000)).await;
-    eventually("a replica to be inside the slow handler", async || {
-        (first.count("> slow evt_slow") + second.count("> slow evt_slow") > 0).then_some(())
-    })
-    .await;
-    let (busy, idle, to_busy) = if first.count("> slow evt_slow") > 0 {
-        (&first, &second, &to_first)
-    } else {
-        (&second, &first, &to_second)
-    };
+    let (busy, idle, to_busy) = one_busy_one_idle(&sb, &url, &handler).await;
 
     // The wake-up connections are the ones listening: their last statement was LISTEN.
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -395,7 +392,7 @@ async fn a_replica_whose_wake_up_connection_was_cut_listens_again() {
 
     // Each sent only to the busy replica: only a notification can tell the idle one.
     for (id, invitation, at_ms) in [("evt_cut_a", "inv_a", 2_000), ("evt_cut_b", "inv_b", 3_000)] {
-        post(&sb, to_busy, &delivery(id, invitation, at_ms)).await;
+        post(&sb, &to_busy, &delivery(id, invitation, at_ms)).await;
         eventually(&format!("the idle replica to handle {id}"), async || {
             (idle.count(&format!("> done {id}")) == 1).then_some(())
         })
