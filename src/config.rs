@@ -137,7 +137,7 @@ pub struct ListenSettings {
     pub shutdown_grace: Duration,
     /// With a state database: how long a claim on an event lasts without a heartbeat.
     pub lease_ttl: Duration,
-    /// With nothing due and no wake-up, how long before the handler looks again.
+    /// With nothing due and no wake-up, how long before a handler worker looks again.
     pub look_every: Duration,
     /// Handler workers: how many events (of different invitations) run at once.
     pub concurrency: u32,

@@ -232,7 +232,7 @@ pub struct ListenArgs {
     /// Write the log as one JSON object per line.
     #[arg(long)]
     pub json_logs: bool,
-    /// On SIGTERM or Ctrl-C, how long the handler in progress may take to finish.
+    /// On SIGTERM or Ctrl-C, how long the handlers in progress may take to finish.
     #[arg(long, value_name = "DURATION", default_value = "30s",
           value_parser = crate::duration::parse)]
     pub shutdown_grace: std::time::Duration,

@@ -1,9 +1,9 @@
 //! The `listen` front door: compile the handler, find the webhook secret (from a file, the
 //! environment, or by registering the project webhook), open the inbox (SQLite under the
-//! inbox's lock, or the state database that replicas share), start the
-//! handler's thread and the receiver, catch up on what was missed (on start, then every
-//! `--catch-up-every`), and serve until SIGTERM or Ctrl-C — then stop taking deliveries (the sender retries them) and let the
-//! handler in progress finish within the grace period.
+//! inbox's lock, or the state database that replicas share), start the handler's workers
+//! (`--concurrency`) and the receiver, catch up on what was missed (on start, then every
+//! `--catch-up-every`), and serve until SIGTERM or Ctrl-C — then stop taking deliveries (the
+//! sender retries them) and let the handlers in progress finish within the grace period.
 
 use super::session::Session;
 use crate::client::ApiClient;
@@ -11,7 +11,7 @@ use crate::config::{Config, ListenSettings};
 use crate::engine::bridge::Bridge;
 use crate::engine::{self, HostOptions, StdSink, script};
 use crate::error::Error;
-use crate::listen::bell::Bell;
+use crate::listen::bell::Bells;
 use crate::listen::catchup;
 use crate::listen::inbox::{Inbox, PgInbox, Shard, SqliteInbox, inbox_path};
 use crate::listen::receiver::{AliveWhileHeld, Receiver, router};
@@ -118,13 +118,19 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
 
     // The handler's workers: one thread each, with its own engine, watchdog and part of
     // the inbox.
-    let bell = Arc::new(Bell::default());
+    let bells = Arc::new(Bells::new(
+        settings.concurrency,
+        matches!(
+            &*inbox.lock().unwrap_or_else(|p| p.into_inner()),
+            Inbox::Sqlite(_)
+        ),
+    ));
     let metrics = Arc::new(crate::service_metrics::ListenMetrics::new());
     let stop = Arc::new(Stop::default());
     let shutdown = Arc::new(Stop::default());
     // Events another replica records wake this one's workers at once.
     if let Inbox::Postgres(pg) = &*inbox.lock().unwrap_or_else(|p| p.into_inner()) {
-        pg.wake_on_new_events(bell.clone());
+        pg.wake_on_new_events(bells.clone());
     }
     let handler_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut watchdogs = vec![];
@@ -149,7 +155,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             metrics: metrics.clone(),
             watchdog: watchdog.clone(),
             look_every: settings.look_every,
-            bell: bell.clone(),
+            bell: bells.part(shard),
             shard,
         };
         let (stop, shutdown) = (stop.clone(), shutdown.clone());
@@ -169,10 +175,9 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
     let outcome = runtime.block_on(async {
         let Some((listener, addr, secret)) = receiving else {
             let caught = catch_up(&client, &inbox, &log, true).await;
-            bell.ring();
+            bells.ring_all();
             caught?;
-            drain(&inbox).await;
-            return Ok(());
+            return drain(&inbox, &handler_alive).await;
         };
         let receiver = Arc::new(Receiver {
             secret,
@@ -180,7 +185,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
             recorder: Recorder::start(inbox.clone(), home.clone()).map_err(|e| {
                 Error::Usage(format!("cannot start the inbox's writer thread: {e}"))
             })?,
-            wake: bell.clone(),
+            wake: bells.clone(),
             log: log.clone(),
             metrics: metrics.clone(),
             handler_alive: handler_alive.clone(),
@@ -204,15 +209,15 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         // can be lost for good.
         let every = settings.catch_up_every;
         let catching_up = {
-            let (client, inbox, log, bell) =
-                (client.clone(), inbox.clone(), log.clone(), bell.clone());
+            let (client, inbox, log, bells) =
+                (client.clone(), inbox.clone(), log.clone(), bells.clone());
             tokio::spawn(async move {
                 let mut on_start = true;
                 loop {
                     if let Err(e) = catch_up(&client, &inbox, &log, on_start).await {
                         log.error("catch-up", e.to_string());
                     }
-                    bell.ring();
+                    bells.ring_all();
                     if every.is_zero() {
                         return;
                     }
@@ -236,7 +241,7 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
 
     // Let the handlers in hand finish, within the grace period.
     stop.trigger("shutting down");
-    bell.ring();
+    bells.ring_all();
     let deadline = std::time::Instant::now() + settings.shutdown_grace;
     let running =
         |workers: &[std::thread::JoinHandle<()>]| workers.iter().any(|w| !w.is_finished());
@@ -244,8 +249,12 @@ pub fn execute(config: &Config, runtime: &Runtime, settings: &ListenSettings) ->
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     if running(&workers) {
-        log.warn("stopping", "grace period over: stopping the handler");
+        log.warn(
+            "stopping",
+            "grace period over: stopping the handlers still running",
+        );
         shutdown.trigger("the receiver is shutting down");
+        bells.ring_all();
     }
     for worker in workers {
         let _ = worker.join();
@@ -431,8 +440,12 @@ async fn catch_up(
     Ok(())
 }
 
-/// `--catch-up`: waits until nothing is due (retries waiting for later count as done).
-async fn drain(inbox: &Mutex<Inbox>) {
+/// `--catch-up`: waits until nothing is due (retries waiting for later count as done), or
+/// fails once a handler worker has stopped.
+async fn drain(
+    inbox: &Mutex<Inbox>,
+    handler_alive: &std::sync::atomic::AtomicBool,
+) -> Result<(), Error> {
     loop {
         let busy = {
             let inbox = inbox.lock().unwrap_or_else(|p| p.into_inner());
@@ -440,7 +453,15 @@ async fn drain(inbox: &Mutex<Inbox>) {
             inbox.next_due(now).ok().flatten().is_some() || inbox.running().unwrap_or(0) > 0
         };
         if !busy {
-            return;
+            return Ok(());
+        }
+        // A worker that ended leaves its part's events to nobody: waiting would be forever.
+        if !handler_alive.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::Usage(
+                "a handler worker stopped before every caught-up event was handled; they are \
+                 kept in the inbox for the next start"
+                    .into(),
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -205,10 +205,10 @@ impl Inbox {
         }
     }
 
-    /// Postgres: `wake` is sent `()` whenever any replica records new events for this
-    /// project (a `NOTIFY` on commit), so the handler thread looks at once. SQLite: one
-    /// process records and handles, and its receiver wakes the handler itself.
-    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bell>) {
+    /// Postgres: every bell of `wake` rings whenever any replica records new events for
+    /// this project (a `NOTIFY` on commit), so the handler workers look at once. SQLite:
+    /// one process records and handles, and its receiver rings the event's worker itself.
+    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bells>) {
         if let Inbox::Postgres(i) = self {
             i.wake_on_new_events(wake);
         }

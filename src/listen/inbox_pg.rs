@@ -59,7 +59,7 @@ pub struct PgInbox {
     renewer: tokio::task::JoinHandle<()>,
     /// Records deliveries, on a connection of its own.
     writer: Arc<PgWriter>,
-    /// Wakes the handler thread on new events, once asked to.
+    /// Wakes the handler workers on new events, once asked to.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -199,9 +199,9 @@ impl PgInbox {
         self.writer.clone()
     }
 
-    /// Rings `wake` (the handler workers' bell) whenever any replica records new events
+    /// Rings `wake` (the handler workers' bells) whenever any replica records new events
     /// for this project, for as long as this inbox is open.
-    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bell>) {
+    pub fn wake_on_new_events(&self, wake: Arc<super::bell::Bells>) {
         let task = self.handle.spawn(super::inbox_pg_wake::listen(
             self.target.clone(),
             self.scope.clone(),

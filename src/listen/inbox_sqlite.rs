@@ -435,7 +435,6 @@ impl SqliteInbox {
     }
 }
 
-/// The events to handle next, in order: read off the `events_due_in_order` index.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,22 +443,25 @@ mod tests {
     fn the_next_events_are_read_off_the_index_without_sorting_the_backlog() {
         let dir = tempfile::tempdir().unwrap();
         let inbox = SqliteInbox::open(&inbox_path(dir.path()), "t fp").unwrap();
-        let plan: Vec<String> = inbox
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", due_query()))
-            .unwrap()
-            .query_map(params!["t fp", 0, 64, 1, 0], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(
-            plan.iter().any(|step| step.contains("events_due_in_order")),
-            "{plan:?}"
-        );
-        assert!(
-            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
-            "{plan:?}"
-        );
+        // One worker, and one of four.
+        for (of, index) in [(1, 0), (4, 2)] {
+            let plan: Vec<String> = inbox
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", due_query()))
+                .unwrap()
+                .query_map(params!["t fp", 0, 64, of, index], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains("events_due_in_order")),
+                "{plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{plan:?}"
+            );
+        }
         // A backlog stamped in one millisecond still comes out in its invitations' order.
         for (id, status) in [("c", "completed"), ("b", "in_progress"), ("a", "pending")] {
             inbox.record(&event(id, "i", status, 5)).unwrap();

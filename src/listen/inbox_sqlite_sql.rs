@@ -15,9 +15,10 @@ pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let id = ctx.get_raw(0).as_str().unwrap_or_default();
-            let of = u32::try_from(ctx.get::<i64>(1)?).unwrap_or(1);
-            Ok(i64::from(shard_of(id, of)))
+            let id = ctx.get::<String>(0)?;
+            let of = u32::try_from(ctx.get::<i64>(1)?)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            Ok(i64::from(shard_of(&id, of)))
         },
     )
 }

@@ -1,10 +1,11 @@
 //! The HTTP side of `listen`: one route that takes deliveries — verifies the signature
 //! (v2 preferred, v1 accepted, the timestamp within the tolerance, constant-time), answers
 //! 401 to a bad one, records a good one in the inbox and answers 2xx only once it is
-//! durably there, then wakes the handler's thread — and `/healthz`, which answers 503 with
-//! the reason when a delivery could not be recorded now (see [`Recorder::trouble`]) or the
-//! handler's thread has stopped, so recorded events would wait for nobody. It never runs a
-//! handler itself: answering fast is what keeps the sender from retrying.
+//! durably there, then wakes the event's handler worker — and `/healthz`, which answers 503
+//! with the reason when a delivery could not be recorded now (see [`Recorder::trouble`]), a
+//! handler worker's thread has stopped (its part's events would wait for nobody) or a run
+//! has stalled. It never runs a handler itself: answering fast is what keeps the sender
+//! from retrying.
 
 use super::inbox::NewEvent;
 use super::recorder::Recorder;
@@ -29,8 +30,8 @@ pub struct Receiver {
     pub tolerance_seconds: i64,
     /// Records deliveries in the inbox, those arriving together in one commit.
     pub recorder: Recorder,
-    /// Rung for each new event: the handler workers look.
-    pub wake: Arc<super::bell::Bell>,
+    /// Rung for each new event: its invitation's handler worker looks.
+    pub wake: Arc<super::bell::Bells>,
     pub log: Arc<Log>,
     pub metrics: Arc<ListenMetrics>,
     /// Cleared when a handler worker's thread ends, however it ends.
@@ -48,7 +49,8 @@ impl Receiver {
         }
         if !self.handler_alive.load(Ordering::Relaxed) {
             problems.push(
-                "the handler's thread has stopped: recorded events are not being handled".into(),
+                "a handler worker's thread has stopped: some recorded events are not being handled"
+                    .into(),
             );
         }
         problems.extend(self.watchdogs.iter().filter_map(|w| w.stalled()));
@@ -63,8 +65,8 @@ impl Receiver {
     }
 }
 
-/// Clears its flag when dropped: held by the handler's thread for as long as it runs, so
-/// the flag falls on a return and on a panic alike.
+/// Clears its flag when dropped: held by each handler worker's thread for as long as it
+/// runs, so the flag falls on a return and on a panic alike.
 pub struct AliveWhileHeld(pub Arc<AtomicBool>);
 
 impl Drop for AliveWhileHeld {
@@ -145,7 +147,7 @@ async fn deliver(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
     match recorded {
         Ok(fresh) => {
             if fresh {
-                r.wake.ring();
+                r.wake.ring_for(&event.data.invitation_id);
             } else {
                 r.metrics.event("duplicate");
                 r.log.info(

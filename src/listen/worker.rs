@@ -136,11 +136,12 @@ pub fn run(env: WorkerEnv, stop: Arc<Stop>, shutdown: Arc<Stop>) {
             // Started, so in hand: run even when a stop came in between.
             Some(started) => started,
             None => {
+                // Noted before the stop is checked and the inbox looked at: whatever rings
+                // from here on (a new event, the shutdown) wakes the wait below.
+                let rung = env.bell.rung();
                 if stop.is_set() {
                     break;
                 }
-                // Noted before the look: whatever rings from here on wakes the wait below.
-                let rung = env.bell.rung();
                 let now = chrono::Utc::now().timestamp_millis();
                 if due.is_empty() {
                     match inbox.get().due(now, DUE_AT_ONCE, env.shard) {

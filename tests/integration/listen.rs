@@ -531,3 +531,32 @@ print(`handled ${event.data.invitationId}`);
     assert_eq!(l.exit_code().await, 0, "{:#?}", l.log());
     assert_eq!(l.count("grace period over"), 1, "{:#?}", l.log());
 }
+
+/// With `--concurrency`, a failed attempt waits in its own worker's part and is retried
+/// there: every event fails once, then runs once more and succeeds — none is lost, none
+/// runs a third time.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_workers_each_failed_attempt_is_retried_once() {
+    const FAILS_FIRST: &str = r#"
+if event.attempt == 1 {
+    throw `first attempt fails for ${event.data.invitationId}`;
+}
+print(`ok ${event.data.invitationId} attempt ${event.attempt}`);
+"#;
+    let sb = TestSandbox::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_dir, handler) = script(FAILS_FIRST);
+    let mut l = listen_with(&sb, state.path(), &handler, &["--concurrency", "3"]);
+    ready(&mut l).await;
+    let mut ids = vec![];
+    for i in 0..6 {
+        let id = invite(&sb, &format!("Client{i}")).await;
+        sb.complete(&id).await;
+        ids.push(id);
+    }
+    for id in &ids {
+        l.wait_for(&format!("> ok {id} attempt 2"), 1).await;
+    }
+    assert_eq!(l.count("retry 2 of 5"), 6, "{:#?}", l.log());
+    assert_eq!(l.count("attempt 3"), 0, "{:#?}", l.log());
+}
