@@ -124,7 +124,11 @@ db.commit()
 PY
   "$zs" --state-dir "$state" listen "$handler" --port 0 --register self "$@" 2>"$work/drain-$name-2.err" &
   pid=$!
-  while [ "$(grep -c 'ran:' "$work/drain-$name-2.err" 2>/dev/null)" -lt "$events" ]; do sleep 0.1; done
+  # `grep -c` prints nothing while the log file is not there yet.
+  while n=$(grep -c 'ran:' "$work/drain-$name-2.err" 2>/dev/null); [ "${n:-0}" -lt "$events" ]; do
+    kill -0 "$pid" 2>/dev/null || { echo "   $name: listen stopped:"; tail -n 5 "$work/drain-$name-2.err"; return 1; }
+    sleep 0.1
+  done
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   python3 - "$work/drain-$name-2.err" "$events" "$name" <<'PY'
 import datetime, sys
