@@ -560,3 +560,58 @@ print(`ok ${event.data.invitationId} attempt ${event.attempt}`);
     assert_eq!(l.count("retry 2 of 5"), 6, "{:#?}", l.log());
     assert_eq!(l.count("attempt 3"), 0, "{:#?}", l.log());
 }
+
+/// SIGTERM while several workers are each inside a handler: every run in hand finishes
+/// within the grace period and the process exits 0; what had not started runs on the next
+/// start, and nothing that finished runs again.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_workers_sigterm_lets_every_run_in_hand_finish() {
+    const TAKES_A_MOMENT: &str = r#"
+print(`begin ${event.data.invitationId}`);
+sleep(1.5);
+print(`end ${event.data.invitationId}`);
+"#;
+    let sb = TestSandbox::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_dir, handler) = script(TAKES_A_MOMENT);
+    let flags = ["--concurrency", "4", "--shutdown-grace", "60s"];
+    let mut first = listen_with(&sb, state.path(), &handler, &flags);
+    ready(&mut first).await;
+    let mut ids = vec![];
+    for i in 0..8 {
+        let id = invite(&sb, &format!("Client{i}")).await;
+        sb.complete(&id).await;
+        ids.push(id);
+    }
+    eventually("several handlers in hand at once", async || {
+        (first.count("> begin ") >= 2 && first.count("> end ") == 0).then_some(())
+    })
+    .await;
+    first.signal("TERM");
+    assert_eq!(first.exit_code().await, 0, "{:#?}", first.log());
+    assert_eq!(first.count("grace period over"), 0, "{:#?}", first.log());
+    let begun: Vec<&String> = ids
+        .iter()
+        .filter(|id| first.count(&format!("> begin {id}")) == 1)
+        .collect();
+    assert!(begun.len() >= 2, "{:#?}", first.log());
+    for id in &begun {
+        assert_eq!(
+            first.count(&format!("> end {id}")),
+            1,
+            "{id} finished in the grace period"
+        );
+    }
+
+    let mut second = listen_with(&sb, state.path(), &handler, &flags);
+    ready(&mut second).await;
+    for id in &ids {
+        let before = first.count(&format!("> end {id}"));
+        if before == 0 {
+            second.wait_for(&format!("> end {id}"), 1).await;
+        }
+    }
+    for id in &begun {
+        assert_eq!(second.count(&format!("> begin {id}")), 0, "{id} ran again");
+    }
+}
