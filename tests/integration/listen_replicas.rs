@@ -244,13 +244,7 @@ async fn a_replica_killed_mid_handler_leaves_the_event_to_another_once_its_lease
     );
 
     // `state status` names who handles what.
-    let status = crate::support::Zs::bare()
-        .env("ZAVU_STATE_URL", &url)
-        .args(["--json", "state", "status"])
-        .run()
-        .await;
-    status.ok();
-    let status: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let status = crate::support::state_status_json(&url).await;
     let claims = status["inboxClaims"].as_array().expect("inboxClaims");
     assert_eq!(claims.len(), 1, "{status}");
     assert_eq!(claims[0]["eventId"], "evt_slow");

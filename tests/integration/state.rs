@@ -1,7 +1,7 @@
 //! The shared state backend: the PostgreSQL the tests run against, schema migrations
 //! applied once however many processes start together, and `zavu-script state`.
 
-use crate::support::{TestSandbox, Zs, pg, script};
+use crate::support::{TestSandbox, Zs, pg, script, state_status_json};
 use zavu_script::state::postgres::migrate::newest;
 
 /// Brings the database at `url` to the newest schema (`state migrate`, which must succeed).
@@ -123,13 +123,7 @@ async fn state_migrate_applies_once_and_status_shows_the_version() {
         "{}",
         status.stdout
     );
-    let json = Zs::bare()
-        .env("ZAVU_STATE_URL", &url)
-        .args(["--json", "state", "status"])
-        .run()
-        .await;
-    json.ok();
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    let v = state_status_json(&url).await;
     assert_eq!(v["schema"]["version"], newest());
     assert_eq!(v["schema"]["pending"], serde_json::json!([]));
 }
@@ -348,13 +342,7 @@ async fn status_judges_each_replica_by_its_own_lease() {
     )
     .await
     .unwrap();
-    let json = Zs::bare()
-        .env("ZAVU_STATE_URL", &url)
-        .args(["--json", "state", "status"])
-        .run()
-        .await;
-    json.ok();
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    let v = state_status_json(&url).await;
     let of = |id: &str| {
         v["replicas"]
             .as_array()

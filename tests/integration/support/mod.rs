@@ -487,6 +487,18 @@ pub fn listen_with(
     Running::spawn(c, None)
 }
 
+/// `zavu-script --json state status` for the state database at `url` (which must succeed),
+/// parsed.
+pub async fn state_status_json(url: &str) -> serde_json::Value {
+    let status = Zs::bare()
+        .env("ZAVU_STATE_URL", url)
+        .args(["--json", "state", "status"])
+        .run()
+        .await;
+    status.ok();
+    serde_json::from_str(&status.stdout).expect("status JSON")
+}
+
 /// Waits until the receiver takes deliveries and its start-up catch-up is done; returns
 /// the URL it receives on.
 pub async fn ready(l: &mut Running) -> String {
